@@ -358,7 +358,9 @@ impl Startup {
 
     /// Applies a NegotiateProtocolVersion: the server's newest minor version, if we may use it.
     fn negotiate(&mut self, newest_minor: i32) -> Result<(), StartupError> {
-        if newest_minor >= self.options.requested_minor || newest_minor < 0 {
+        // Sent when the requested minor version is too new, or when `_pq_.` options were not
+        // recognised (then with the requested version itself).
+        if newest_minor > self.options.requested_minor || newest_minor < 0 {
             return Err(ProtocolError::Refused(format!(
                 "the server offered protocol 3.{newest_minor} in NegotiateProtocolVersion after 3.{} was requested",
                 self.options.requested_minor
