@@ -121,6 +121,11 @@ impl Error {
         Error::new(ErrorKind::Config, "invalid connection settings").with_source(e)
     }
 
+    /// Settings that parse but ask for something pg-wire cannot do (TLS, for now).
+    pub(crate) fn unsupported_setting(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Config, message)
+    }
+
     pub(crate) fn auth(e: AuthError) -> Error {
         Error::new(ErrorKind::Authentication, "authentication failed").with_source(e)
     }

@@ -6,6 +6,16 @@
 //!
 //! Every decoder checks the exact width it expects: a 3-byte `int4` is an error, never a panic.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 use std::error::Error as StdError;
 use std::fmt;
 
