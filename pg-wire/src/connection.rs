@@ -271,6 +271,14 @@ impl Connection {
             core.outbox.truncate(start);
             return Err(e);
         }
+        if syncs == 0 {
+            // Nothing comes back for this request (CopyFail, Terminate): it needs no turn.
+            return Ok(Ticket {
+                conn: self,
+                id: core.next_ticket,
+                finished: true,
+            });
+        }
         let id = core.next_ticket;
         core.next_ticket += 1;
         core.slots.push_back(Slot {
@@ -281,7 +289,7 @@ impl Connection {
         Ok(Ticket {
             conn: self,
             id,
-            finished: syncs == 0,
+            finished: false,
         })
     }
 
