@@ -43,7 +43,10 @@ mod row;
 mod simple_query;
 mod statement;
 
-pub use client::{Client, connect};
+pub use client::{
+    Batch, BatchResult, BinaryCopyInWriter, CancelToken, Client, CopyInWriter, CopyOutStream,
+    IsolationLevel, Notifications, Portal, RowStream, Transaction, TransactionBuilder, connect,
+};
 pub use config::Config;
 pub use error::{DbError, Error, ErrorKind, SqlState};
 pub use proto::backend::{Notification, TransactionStatus};

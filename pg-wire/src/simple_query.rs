@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::connection::Receiver;
+use crate::connection::{ExclusiveWriter, Receiver};
 use crate::error::Error;
+use crate::proto::ProtocolError;
 use crate::proto::backend::{BackendMessage, rows_of_tag};
-use crate::proto::{ProtocolError, frontend};
 use crate::row::{SimpleColumn, SimpleQueryRow};
 
 /// The command tag of a finished statement, such as `INSERT 0 2` or `CREATE TABLE`.
@@ -59,15 +59,21 @@ pub enum SimpleQueryMessage {
 /// Dropping the stream early is fine: the rest of the results is discarded by the next request.
 pub struct SimpleQueryStream<'c> {
     receiver: Option<Receiver<'c>>,
+    /// The writer, held until the query's last reply (see `Connection::enqueue_exclusive`).
+    writer: Option<ExclusiveWriter<'c>>,
     columns: Option<Arc<[SimpleColumn]>>,
     error: Option<Error>,
     in_copy_out: bool,
 }
 
 impl<'c> SimpleQueryStream<'c> {
-    pub(crate) fn new(receiver: Receiver<'c>) -> SimpleQueryStream<'c> {
+    pub(crate) fn new(
+        receiver: Receiver<'c>,
+        writer: ExclusiveWriter<'c>,
+    ) -> SimpleQueryStream<'c> {
         SimpleQueryStream {
             receiver: Some(receiver),
+            writer: Some(writer),
             columns: None,
             error: None,
             in_copy_out: false,
@@ -122,6 +128,9 @@ impl<'c> SimpleQueryStream<'c> {
                 BackendMessage::ReadyForQuery(_) => {
                     if receiver.is_finished() {
                         self.receiver = None;
+                        if let Some(writer) = self.writer.take() {
+                            writer.release();
+                        }
                         return self.error.take().map(Err);
                     }
                 }
@@ -148,18 +157,16 @@ impl<'c> SimpleQueryStream<'c> {
     }
 
     async fn fail_copy_in(&mut self) -> Result<(), Error> {
-        let Some(receiver) = &self.receiver else {
-            return Ok(());
-        };
-        let conn = receiver.connection();
-        conn.enqueue_detached(0, |buf| {
-            frontend::copy_fail(
-                buf,
-                "COPY FROM STDIN is not supported in a simple query; use the COPY API",
-            )
-            .map_err(Error::encode)
-        });
-        conn.flush().await
+        match &mut self.writer {
+            Some(writer) => {
+                writer
+                    .end_copy(Some(
+                        "COPY FROM STDIN is not supported in a simple query; use the COPY API",
+                    ))
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Closes the connection after a protocol violation and returns the error.

@@ -1,8 +1,10 @@
 //! Prepared statements.
 //!
-//! A [`Statement`] is a named server-side prepared statement with its parameter and result types.
-//! It is closed on the server when the last clone is dropped (the Close is queued and sent with the
-//! next request; nothing waits for it).
+//! A [`Statement`] is a server-side prepared statement with its parameter and result types. A named
+//! statement is closed on the server when the last clone is dropped (the Close is queued and sent
+//! with the next request; nothing waits for it). When named statements are turned off (PgBouncer's
+//! transaction pooling), a statement only records the SQL and the described types, and every
+//! execution parses it again as the unnamed statement in the same round trip.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,15 +20,26 @@ use crate::types::Type;
 #[derive(Clone)]
 pub struct Statement(Arc<Inner>);
 
+/// How a statement lives on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatementKind {
+    /// A named statement kept until the last handle is dropped.
+    Named,
+    /// A named statement prepared for one execution, closed in the same round trip.
+    OneShot,
+    /// Not kept on the server: each execution parses the SQL as the unnamed statement.
+    Unnamed,
+}
+
 struct Inner {
     conn: Weak<Connection>,
     name: String,
+    sql: Arc<str>,
     params: Vec<Type>,
     columns: Arc<[Column]>,
     /// Set once the server has closed the statement, so `Drop` does not close it again.
     closed: AtomicBool,
-    /// Prepared for a single execution (a query given as a string).
-    one_shot: bool,
+    kind: StatementKind,
 }
 
 impl fmt::Debug for Statement {
@@ -43,23 +56,30 @@ impl Statement {
     pub(crate) fn new(
         conn: Weak<Connection>,
         name: String,
+        sql: Arc<str>,
         params: Vec<Type>,
         columns: Vec<Column>,
-        one_shot: bool,
+        kind: StatementKind,
     ) -> Statement {
         Statement(Arc::new(Inner {
             conn,
             name,
+            sql,
             params,
             columns: columns.into(),
-            closed: AtomicBool::new(false),
-            one_shot,
+            closed: AtomicBool::new(kind == StatementKind::Unnamed),
+            kind,
         }))
     }
 
-    /// The server-side name of the statement.
+    /// The server-side name of the statement (empty when named statements are turned off).
     pub fn name(&self) -> &str {
         &self.0.name
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.0.sql
     }
 
     /// The types of the parameters (`$1`, `$2`, ...), as the server inferred or was told.
@@ -76,13 +96,18 @@ impl Statement {
         self.0.columns.clone()
     }
 
-    pub(crate) fn is_one_shot(&self) -> bool {
-        self.0.one_shot
+    pub(crate) fn kind(&self) -> StatementKind {
+        self.0.kind
     }
 
     /// Records that the server closed the statement.
     pub(crate) fn mark_closed(&self) {
         self.0.closed.store(true, Ordering::Release);
+    }
+
+    /// Whether both handles are the same statement.
+    pub(crate) fn same(&self, other: &Statement) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// Whether the statement belongs to this connection.
@@ -116,7 +141,7 @@ pub trait ToStatement: sealed::Sealed {
 
 /// What a [`ToStatement`] designates.
 #[doc(hidden)]
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum StatementRef<'a> {
     /// SQL text, prepared for one execution.
     Sql(&'a str),

@@ -83,6 +83,13 @@ pub use url::Url;
 /// The port used when none is given (libpq's `DEF_PGPORT`).
 pub const DEFAULT_PORT: u16 = 5432;
 
+/// The statement cache capacity unless [`Config::statement_cache_capacity`] says otherwise.
+pub const DEFAULT_STATEMENT_CACHE_CAPACITY: usize = 256;
+
+/// The largest SCRAM iteration count accepted unless [`Config::max_scram_iterations`] says
+/// otherwise. PostgreSQL's default is 4096; far more makes the client burn CPU for the server.
+pub const DEFAULT_MAX_SCRAM_ITERATIONS: u32 = crate::proto::auth::scram::DEFAULT_MAX_ITERATIONS;
+
 /// The largest backend message accepted unless [`Config::max_message_size`] says otherwise: 256 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 
@@ -115,6 +122,10 @@ pub struct Config {
     sslrootcert_system: bool,
     passfile: Option<PathBuf>,
     max_message_size: usize,
+    statement_cache_capacity: usize,
+    named_statements: bool,
+    query_timeout: Option<Duration>,
+    max_scram_iterations: u32,
     min_protocol_version: Option<ProtocolVersion>,
     max_protocol_version: Option<ProtocolVersion>,
     /// Keywords that were accepted and checked but are not stored (`channel_binding=disable`,
@@ -147,6 +158,10 @@ impl Config {
             sslrootcert_system: false,
             passfile: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            statement_cache_capacity: DEFAULT_STATEMENT_CACHE_CAPACITY,
+            named_statements: true,
+            query_timeout: None,
+            max_scram_iterations: DEFAULT_MAX_SCRAM_ITERATIONS,
             min_protocol_version: None,
             max_protocol_version: None,
             other_keywords: Vec::new(),
@@ -252,6 +267,38 @@ impl Config {
         self
     }
 
+    /// Sets how many prepared statements each connection keeps for SQL given as text, least
+    /// recently used evicted first (a pg-wire setting). 0 turns the cache off. Default:
+    /// [`DEFAULT_STATEMENT_CACHE_CAPACITY`].
+    pub fn statement_cache_capacity(&mut self, statements: usize) -> &mut Config {
+        self.statement_cache_capacity = statements;
+        self
+    }
+
+    /// Whether the driver may create named prepared statements on the server (a pg-wire setting).
+    /// With `false` it only uses the unnamed statement, re-parsing each query in the same round
+    /// trip as its execution, so it works through PgBouncer in transaction pooling mode. Default:
+    /// `true`.
+    pub fn named_statements(&mut self, enabled: bool) -> &mut Config {
+        self.named_statements = enabled;
+        self
+    }
+
+    /// Sets a time limit for each query (a pg-wire setting): when it passes, the driver sends a
+    /// cancel request, waits for the server to stop, and returns a timeout error; the connection
+    /// stays usable. Default: none.
+    pub fn query_timeout(&mut self, timeout: Duration) -> &mut Config {
+        self.query_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the largest SCRAM iteration count accepted from a server (a pg-wire setting); a higher
+    /// count is refused before any work is done. Default: [`DEFAULT_MAX_SCRAM_ITERATIONS`].
+    pub fn max_scram_iterations(&mut self, iterations: u32) -> &mut Config {
+        self.max_scram_iterations = iterations;
+        self
+    }
+
     /// Sets the oldest protocol version accepted (`min_protocol_version`). Default: 3.0.
     pub fn min_protocol_version(&mut self, version: ProtocolVersion) -> &mut Config {
         self.min_protocol_version = Some(version);
@@ -343,6 +390,26 @@ impl Config {
         self.max_message_size
     }
 
+    /// The capacity of each connection's statement cache.
+    pub fn get_statement_cache_capacity(&self) -> usize {
+        self.statement_cache_capacity
+    }
+
+    /// Whether named prepared statements may be used.
+    pub fn get_named_statements(&self) -> bool {
+        self.named_statements
+    }
+
+    /// The per-query time limit, if set.
+    pub fn get_query_timeout(&self) -> Option<Duration> {
+        self.query_timeout
+    }
+
+    /// The largest SCRAM iteration count accepted.
+    pub fn get_max_scram_iterations(&self) -> u32 {
+        self.max_scram_iterations
+    }
+
     /// The oldest protocol version accepted: as set, else 3.0.
     pub fn get_min_protocol_version(&self) -> ProtocolVersion {
         self.min_protocol_version.unwrap_or(ProtocolVersion::V3_0)
@@ -415,6 +482,10 @@ impl fmt::Debug for Config {
             .field("sslrootcert_system", &self.sslrootcert_system)
             .field("passfile", &self.passfile)
             .field("max_message_size", &self.max_message_size)
+            .field("statement_cache_capacity", &self.statement_cache_capacity)
+            .field("named_statements", &self.named_statements)
+            .field("query_timeout", &self.query_timeout)
+            .field("max_scram_iterations", &self.max_scram_iterations)
             .field("min_protocol_version", &self.min_protocol_version)
             .field("max_protocol_version", &self.max_protocol_version)
             .field("other_keywords", &self.other_keywords)

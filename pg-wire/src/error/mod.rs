@@ -49,6 +49,12 @@ pub enum ErrorKind {
     Db,
     /// The request was used wrongly (wrong number of parameters, no row where one was required...).
     Usage,
+    /// `COMMIT` found the transaction already aborted by an earlier error: the server rolled it
+    /// back instead of committing.
+    RolledBack,
+    /// A statement of a batch was not executed: an earlier statement in the same sync group
+    /// failed, and the server skipped the rest of the group.
+    Skipped,
 }
 
 /// An error from pg-wire.
@@ -110,7 +116,11 @@ impl Error {
 
     /// The server broke the protocol.
     pub(crate) fn protocol(e: ProtocolError) -> Error {
-        Error::new(ErrorKind::Protocol, "protocol violation by the server").with_source(e)
+        let message = match e {
+            ProtocolError::Refused(_) => "the client refused what the server sent",
+            _ => "protocol violation by the server",
+        };
+        Error::new(ErrorKind::Protocol, message).with_source(e)
     }
 
     pub(crate) fn encode(e: EncodeError) -> Error {
@@ -150,6 +160,19 @@ impl Error {
         let mut error = Error::new(ErrorKind::Conversion, message);
         error.0.source = source.map(Arc::from);
         error
+    }
+
+    pub(crate) fn rolled_back(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::RolledBack, message)
+    }
+
+    pub(crate) fn skipped(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Skipped, message)
+    }
+
+    /// Records what led to this error as its `source()`.
+    pub(crate) fn with_cause(self, cause: Error) -> Error {
+        self.with_source(cause)
     }
 
     pub(crate) fn usage(message: impl Into<String>) -> Error {

@@ -1,0 +1,253 @@
+//! The explicit batch API: many statements sent in one round trip.
+//!
+//! By default each statement is followed by its own Sync, so each runs in its own implicit
+//! transaction and a failing statement fails only itself. [`Batch::atomic`] puts one Sync at the
+//! end instead: the whole batch is one implicit transaction, and after a failure the server skips
+//! the rest, which is reported as [`ErrorKind::Skipped`](crate::ErrorKind::Skipped).
+//!
+//! Writing and reading run together, so a batch larger than the socket buffers cannot deadlock
+//! against a server that blocks sending results nobody reads yet.
+
+use bytes::BytesMut;
+
+use crate::client::Client;
+use crate::client::execute::{Event, Execution, ExecutionResponse, check_params, encode_execution};
+use crate::error::Error;
+use crate::proto::backend::BackendMessage;
+use crate::proto::frontend;
+use crate::row::Row;
+use crate::statement::{Statement, StatementRef, ToStatement};
+use crate::types::ToSql;
+
+/// The result of one statement of a batch.
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    /// The rows it returned.
+    pub rows: Vec<Row>,
+    /// The row count of its command tag.
+    pub rows_affected: u64,
+}
+
+/// Statements to send in one round trip, from [`Client::batch`].
+///
+/// ```no_run
+/// # async fn demo(client: &pg_wire::Client) -> Result<(), pg_wire::Error> {
+/// let insert = client.prepare("INSERT INTO log (n) VALUES ($1)").await?;
+/// let values: Vec<i32> = (0..1000).collect();
+/// let params: Vec<[&(dyn pg_wire::types::ToSql + Sync); 1]> = values.iter().map(|v| [v as _]).collect();
+/// let mut batch = client.batch();
+/// for p in &params {
+///     batch.query(&insert, p);
+/// }
+/// for result in batch.run().await? {
+///     assert_eq!(result?.rows_affected, 1);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Batch<'c, 'a> {
+    client: &'c Client,
+    items: Vec<(StatementRef<'a>, &'a [&'a (dyn ToSql + Sync)])>,
+    atomic: bool,
+}
+
+impl std::fmt::Debug for Batch<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("statements", &self.items.len())
+            .field("atomic", &self.atomic)
+            .finish()
+    }
+}
+
+impl<'c, 'a> Batch<'c, 'a> {
+    pub(crate) fn new(client: &'c Client) -> Batch<'c, 'a> {
+        Batch {
+            client,
+            items: Vec::new(),
+            atomic: false,
+        }
+    }
+
+    /// Adds a statement (SQL text or a [`Statement`]) with its parameters.
+    pub fn query<T>(&mut self, statement: &'a T, params: &'a [&'a (dyn ToSql + Sync)]) -> &mut Self
+    where
+        T: ?Sized + ToStatement,
+    {
+        self.items.push((statement.to_statement(), params));
+        self
+    }
+
+    /// Runs the whole batch as one implicit transaction (one Sync at the end): if a statement
+    /// fails, the ones before it are rolled back and the ones after it are skipped. Inside an
+    /// explicit transaction, a failure aborts that transaction.
+    pub fn atomic(&mut self) -> &mut Self {
+        self.atomic = true;
+        self
+    }
+
+    /// The number of statements.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Sends every statement and reads every result, one per statement in order. The outer error
+    /// is a failure of the connection; a statement's own failure is its item's error.
+    pub async fn run(self) -> Result<Vec<Result<BatchResult, Error>>, Error> {
+        let client = self.client;
+        client.timed(self.run_inner()).await
+    }
+
+    async fn run_inner(self) -> Result<Vec<Result<BatchResult, Error>>, Error> {
+        let client = self.client;
+        let mut statements = Vec::with_capacity(self.items.len());
+        for (statement, _) in &self.items {
+            let (prepared, _) = client.resolve_ref(*statement).await?;
+            statements.push(prepared);
+        }
+        // Encode every statement; one that cannot be encoded fails alone (or, atomic, the batch).
+        let mut results: Vec<Option<Result<BatchResult, Error>>> =
+            Vec::with_capacity(self.items.len());
+        let mut sent: Vec<(usize, &Statement)> = Vec::with_capacity(self.items.len());
+        let mut encoded = BytesMut::new();
+        for (index, ((_, params), statement)) in self.items.iter().zip(&statements).enumerate() {
+            let start = encoded.len();
+            let item = check_params(statement, params).and_then(|()| {
+                encode_execution(&mut encoded, Execution::all(statement), params)?;
+                if !self.atomic {
+                    frontend::sync(&mut encoded);
+                }
+                Ok(())
+            });
+            match item {
+                Ok(()) => {
+                    results.push(None);
+                    sent.push((index, statement));
+                }
+                Err(e) => {
+                    encoded.truncate(start);
+                    results.push(Some(Err(e)));
+                }
+            }
+        }
+        if self.atomic && sent.len() < self.items.len() {
+            return Ok(results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| Err(Error::skipped("not executed: another statement of the atomic batch could not be encoded")))
+                })
+                .collect());
+        }
+        if sent.is_empty() {
+            return Ok(results
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Ok(BatchResult::default())))
+                .collect());
+        }
+        let syncs = if self.atomic {
+            frontend::sync(&mut encoded);
+            1
+        } else {
+            u32::try_from(sent.len())
+                .map_err(|_| Error::usage("too many statements in one batch"))?
+        };
+
+        let conn = client.connection();
+        let ticket = conn.enqueue(syncs, |buf| {
+            buf.unsplit(encoded);
+            Ok(())
+        })?;
+        let end = ticket.end();
+        let read = async {
+            let mut rx = conn.receive(ticket).await?;
+            let mut current = 0usize;
+            let mut response = sent
+                .first()
+                .map(|(_, s)| ExecutionResponse::new(Execution::all(s)));
+            let mut result = BatchResult::default();
+            // Whether the server skips to the next Sync after an error.
+            let mut skipping = false;
+            while !rx.is_finished() {
+                let message = rx.next().await?;
+                let index = sent.get(current).map(|(i, _)| *i);
+                match message {
+                    BackendMessage::ErrorResponse(fields) => {
+                        if let Some(slot) = index.and_then(|i| results.get_mut(i)) {
+                            *slot = Some(Err(Error::db(fields)));
+                        }
+                        skipping = true;
+                        current += 1;
+                        result = BatchResult::default();
+                        response = None;
+                    }
+                    BackendMessage::ReadyForQuery(_) => {
+                        if !self.atomic && !skipping {
+                            // One statement per Sync: this one is complete.
+                            if let Some(slot) = index.and_then(|i| results.get_mut(i)) {
+                                *slot = Some(Ok(std::mem::take(&mut result)));
+                            }
+                            current += 1;
+                        }
+                        skipping = false;
+                        response = sent
+                            .get(current)
+                            .map(|(_, s)| ExecutionResponse::new(Execution::all(s)));
+                    }
+                    other if skipping => {
+                        return Err(conn.fail(Error::protocol(
+                            crate::proto::ProtocolError::UnexpectedMessage {
+                                expected: "ReadyForQuery after an error",
+                                got: other.name(),
+                            },
+                        )));
+                    }
+                    other => {
+                        let Some(state) = response.as_mut() else {
+                            return Err(conn.fail(Error::protocol(
+                                crate::proto::ProtocolError::UnexpectedMessage {
+                                    expected: "ReadyForQuery at the end of the batch",
+                                    got: other.name(),
+                                },
+                            )));
+                        };
+                        match state
+                            .handle(other)
+                            .map_err(|e| conn.fail(Error::protocol(e)))?
+                        {
+                            Event::Row(row) => result.rows.push(row),
+                            Event::Complete(rows) => result.rows_affected = rows,
+                            Event::Suspended | Event::Nothing => {}
+                        }
+                        if state.is_done() && self.atomic {
+                            if let Some(slot) = index.and_then(|i| results.get_mut(i)) {
+                                *slot = Some(Ok(std::mem::take(&mut result)));
+                            }
+                            current += 1;
+                            response = sent
+                                .get(current)
+                                .map(|(_, s)| ExecutionResponse::new(Execution::all(s)));
+                        }
+                    }
+                }
+            }
+            Ok::<_, Error>(())
+        };
+        let (written, read) = tokio::join!(conn.write_until(end), read);
+        written?;
+        read?;
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Error::skipped(
+                        "not executed: an earlier statement in the same sync group failed and the server skipped the rest",
+                    ))
+                })
+            })
+            .collect())
+    }
+}
