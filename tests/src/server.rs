@@ -6,7 +6,8 @@
 //! `pg_hba.conf` allowing exactly one [`AuthMethod`] for every user and database.
 //!
 //! Cleanup has two layers. An owned server is stopped (`pg_ctl stop -m immediate`) and its directory
-//! removed when it is dropped. Servers shared per process ([`TestServer::shared`]) live in statics and
+//! removed when it is dropped. Servers shared per process ([`TestServer::shared`],
+//! [`TestServer::shared_version`]) live in statics and
 //! are never dropped, and a test process can be killed at any point, so every server also has a
 //! watchdog: a small `sh` process that blocks reading a pipe whose only writer is the test process.
 //! When the test process ends, however it ends, the kernel closes that pipe; the watchdog then sends
@@ -22,13 +23,13 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::account::Account;
 use crate::error::HarnessError;
-use crate::locate;
+use crate::locate::{self, MajorLookupError};
 use crate::sql::{clean_environment, conf_string};
 use md5::{Digest, Md5};
 
@@ -170,7 +171,43 @@ impl TestServer {
     /// If no PostgreSQL binaries are found, if the directory cannot be prepared, or if `initdb` or
     /// the server fails; the error quotes the command output or the server log's tail.
     pub fn start(auth: AuthMethod) -> Result<TestServer, HarnessError> {
-        let bindir = locate::find_bindir()?;
+        TestServer::start_in(auth, locate::find_bindir()?)
+    }
+
+    /// Starts a new server requiring `auth` with the binaries of PostgreSQL `major` (10 or later),
+    /// found through `PG<major>_BINDIR`, `/usr/lib/postgresql/<major>/bin`, or
+    /// `target/pg<major>/*/bin` under the workspace root (see the crate docs).
+    ///
+    /// # Errors
+    ///
+    /// As [`TestServer::start`]; also if no binaries of that version are found (the error says how
+    /// to get them), or if the ones found are another version.
+    pub fn start_version(auth: AuthMethod, major: u32) -> Result<TestServer, HarnessError> {
+        let bindir = locate::find_major_bindir(major).map_err(|e| match e {
+            MajorLookupError::Missing(e) | MajorLookupError::Misconfigured(e) => e,
+        })?;
+        TestServer::start_major_in(auth, major, bindir)
+    }
+
+    /// Starts a server with the binaries in `bindir`, after checking they are PostgreSQL `major`.
+    fn start_major_in(
+        auth: AuthMethod,
+        major: u32,
+        bindir: PathBuf,
+    ) -> Result<TestServer, HarnessError> {
+        let found = locate::major_version_of(&bindir)?;
+        if found != major {
+            return Err(HarnessError::new(format!(
+                "PostgreSQL {major} was asked for, but the binaries found in {} are PostgreSQL \
+                 {found}; check PG{major}_BINDIR",
+                bindir.display()
+            )));
+        }
+        TestServer::start_in(auth, bindir)
+    }
+
+    /// Starts a server with the binaries in `bindir`.
+    fn start_in(auth: AuthMethod, bindir: PathBuf) -> Result<TestServer, HarnessError> {
         let account = Account::for_server()?;
         let dir = create_server_dir(account.as_ref())?;
         // From here on, dropping `server` (on any error below) stops whatever was started and removes
@@ -214,6 +251,114 @@ impl TestServer {
             Ok(server) => server,
             Err(err) => panic!("could not start the shared {auth} test server: {err}"),
         })
+    }
+
+    /// The process's shared server for `auth` running PostgreSQL `major`, started on first use and
+    /// kept until the process exits, like [`TestServer::shared`]. When the default binaries (those
+    /// [`TestServer::shared`] uses) are the ones found for `major`, it is the same server.
+    ///
+    /// # Panics
+    ///
+    /// If no binaries of that version are found, with a message saying how to get them (for
+    /// PostgreSQL 18: `bash .ci/install-pg18`), whatever `PG_TEST_SKIP_MISSING_VERSIONS` says: a
+    /// test that cannot run must not pass. See [`TestServer::shared_version_or_skip`] for tests a
+    /// developer may skip. Also if the server cannot start.
+    pub fn shared_version(auth: AuthMethod, major: u32) -> &'static TestServer {
+        match TestServer::shared_version_lookup(auth, major) {
+            Ok(server) => server,
+            Err(MajorLookupError::Missing(err) | MajorLookupError::Misconfigured(err)) => {
+                panic!("no shared PostgreSQL {major} {auth} test server: {err}")
+            }
+        }
+    }
+
+    /// [`TestServer::shared_version`], or `None` when no PostgreSQL `major` binaries are found and
+    /// the environment variable `PG_TEST_SKIP_MISSING_VERSIONS` is `1`: the test should then return
+    /// at once (a line on standard error says it was skipped). Without that variable, a missing
+    /// version panics as in [`TestServer::shared_version`], so CI, which does not set it, cannot
+    /// pass without running the test.
+    ///
+    /// ```no_run
+    /// # use harness::{AuthMethod, TestServer};
+    /// let Some(server) = TestServer::shared_version_or_skip(AuthMethod::Trust, 18) else {
+    ///     return;
+    /// };
+    /// # let _ = server;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`TestServer::shared_version`], except for missing binaries when skipping is allowed. A
+    /// wrong `PG<major>_BINDIR` always panics.
+    pub fn shared_version_or_skip(auth: AuthMethod, major: u32) -> Option<&'static TestServer> {
+        match TestServer::shared_version_lookup(auth, major) {
+            Ok(server) => Some(server),
+            Err(MajorLookupError::Missing(err)) if skip_missing_versions() => {
+                eprintln!(
+                    "skipped (PG_TEST_SKIP_MISSING_VERSIONS=1): {}",
+                    err.message()
+                );
+                None
+            }
+            Err(MajorLookupError::Missing(err) | MajorLookupError::Misconfigured(err)) => {
+                panic!("no shared PostgreSQL {major} {auth} test server: {err}")
+            }
+        }
+    }
+
+    /// The shared server for `auth` and `major`; an error when no binaries are found or
+    /// `PG<major>_BINDIR` is wrong. Panics if they are found but the server cannot start.
+    fn shared_version_lookup(
+        auth: AuthMethod,
+        major: u32,
+    ) -> Result<&'static TestServer, MajorLookupError> {
+        /// One slot per (method, major version) asked for; leaked, as they live as long as the
+        /// process anyway.
+        type Slots = Vec<((AuthMethod, u32), &'static OnceLock<TestServer>)>;
+        static SLOTS: Mutex<Slots> = Mutex::new(Vec::new());
+        /// The default binaries' directory, canonical, if there are any.
+        static DEFAULT_BINDIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+        let bindir = locate::find_major_bindir(major)?;
+        let default = DEFAULT_BINDIR.get_or_init(|| {
+            locate::find_bindir()
+                .ok()
+                .and_then(|dir| dir.canonicalize().ok())
+        });
+        if default.is_some() && bindir.canonicalize().ok() == *default {
+            let server = TestServer::shared(auth);
+            // `PG<major>_BINDIR` may name the default binaries while they are another version.
+            if server.version != major.to_string() {
+                panic!(
+                    "PostgreSQL {major} was asked for, but the binaries found in {} are \
+                     PostgreSQL {}; check PG{major}_BINDIR",
+                    server.bindir.display(),
+                    server.version
+                );
+            }
+            return Ok(server);
+        }
+        let slot = {
+            let mut slots = SLOTS.lock().unwrap_or_else(PoisonError::into_inner);
+            match slots.iter().find(|(key, _)| *key == (auth, major)) {
+                Some((_, slot)) => *slot,
+                None => {
+                    let slot: &'static OnceLock<TestServer> = Box::leak(Box::default());
+                    slots.push(((auth, major), slot));
+                    slot
+                }
+            }
+        };
+        Ok(
+            slot.get_or_init(|| match TestServer::start_major_in(auth, major, bindir) {
+                Ok(server) => server,
+                Err(err) => {
+                    panic!(
+                        "could not start the shared PostgreSQL {major} {auth} test server: {err}"
+                    )
+                }
+            }),
+        )
     }
 
     /// The authentication method this server requires.
@@ -574,6 +719,12 @@ fn create_server_dir(account: Option<&Account>) -> Result<PathBuf, HarnessError>
          user can reach",
         rejected.join(", ")
     )))
+}
+
+/// Whether `PG_TEST_SKIP_MISSING_VERSIONS=1`: tests needing a PostgreSQL version that is not
+/// installed may be skipped.
+fn skip_missing_versions() -> bool {
+    std::env::var_os("PG_TEST_SKIP_MISSING_VERSIONS").is_some_and(|v| v == "1")
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

@@ -1,5 +1,6 @@
 //! Tests of the throwaway-server harness itself: every authentication method end to end through
-//! `psql`, parallel servers, the shared servers, and the watchdog cleaning up after a killed process.
+//! `psql`, parallel servers, the shared servers, the watchdog cleaning up after a killed process,
+//! and servers of a requested major version (found, missing, skipped, or the wrong version).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -324,6 +325,21 @@ fn spawn_child(mode: &str, extra_env: &[(&str, &str)]) -> std::process::Child {
     command.spawn().unwrap()
 }
 
+/// Runs `child_helper` in `mode` to completion, capturing its stdout and stderr (where a panic
+/// message goes).
+fn run_child(mode: &str, extra_env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", "child_helper", "--nocapture", "--test-threads=1"])
+        .env(CHILD_MODE, mode)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null());
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
 /// Reads the child's stdout until a line holding `marker`, and returns what follows it (libtest
 /// prints `test child_helper ... ` before the test's own output on the same line).
 fn read_marker(child: &mut std::process::Child, marker: &str) -> String {
@@ -363,6 +379,17 @@ fn child_helper() {
             Ok(server) => println!("RESULT ok {}", server.port()),
             Err(err) => println!("RESULT err {}", err.to_string().replace('\n', " | ")),
         },
+        Ok("start-version-99") => match TestServer::start_version(AuthMethod::Trust, 99) {
+            Ok(server) => println!("RESULT ok {}", server.server_version()),
+            Err(err) => println!("RESULT err {}", err.to_string().replace('\n', " | ")),
+        },
+        Ok("shared-version-or-skip-99") => {
+            // A panic here is reported by the parent as a missing RESULT line.
+            match TestServer::shared_version_or_skip(AuthMethod::Trust, 99) {
+                Some(server) => println!("RESULT some {}", server.server_version()),
+                None => println!("RESULT none"),
+            }
+        }
         _ => {}
     }
 }
@@ -394,4 +421,102 @@ fn wrong_pg_bindir_is_a_clear_error() {
         result.starts_with("err PG_BINDIR is set to /nonexistent/pg/bin"),
         "{result}"
     );
+}
+
+#[test]
+fn a_missing_version_says_how_to_get_it() {
+    let mut child = spawn_child("start-version-99", &[]);
+    let result = read_marker(&mut child, "RESULT ");
+    child.wait().unwrap();
+    assert!(
+        result.starts_with("err no PostgreSQL 99 server binaries found")
+            && result.contains("PG99_BINDIR")
+            && result.contains("PG_TEST_SKIP_MISSING_VERSIONS=1"),
+        "{result}"
+    );
+}
+
+#[test]
+fn a_missing_version_panics_unless_skipping_is_allowed() {
+    let output = run_child(
+        "shared-version-or-skip-99",
+        &[("PG_TEST_SKIP_MISSING_VERSIONS", "1")],
+    );
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("RESULT none"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("skipped (PG_TEST_SKIP_MISSING_VERSIONS=1): no PostgreSQL 99"),
+        "{stderr}"
+    );
+
+    let output = run_child("shared-version-or-skip-99", &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the child should have panicked");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("RESULT"));
+    assert!(
+        stderr.contains("no PostgreSQL 99 server binaries found"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_wrong_version_bindir_is_a_clear_error_even_when_skipping() {
+    let mut child = spawn_child(
+        "start-version-99",
+        &[
+            ("PG99_BINDIR", "/nonexistent/pg/bin"),
+            ("PG_TEST_SKIP_MISSING_VERSIONS", "1"),
+        ],
+    );
+    let result = read_marker(&mut child, "RESULT ");
+    child.wait().unwrap();
+    assert!(
+        result.starts_with("err PG99_BINDIR is set to /nonexistent/pg/bin"),
+        "{result}"
+    );
+
+    let output = run_child(
+        "shared-version-or-skip-99",
+        &[
+            ("PG99_BINDIR", "/nonexistent/pg/bin"),
+            ("PG_TEST_SKIP_MISSING_VERSIONS", "1"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the child should have panicked");
+    assert!(
+        stderr.contains("PG99_BINDIR is set to /nonexistent/pg/bin"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn binaries_of_another_version_are_refused() {
+    let default_bindir = TestServer::shared(AuthMethod::Trust).bindir().to_owned();
+    let mut child = spawn_child(
+        "start-version-99",
+        &[("PG99_BINDIR", default_bindir.to_str().unwrap())],
+    );
+    let result = read_marker(&mut child, "RESULT ");
+    child.wait().unwrap();
+    assert!(
+        result.starts_with("err PostgreSQL 99 was asked for, but the binaries found in"),
+        "{result}"
+    );
+}
+
+#[test]
+fn the_default_version_shares_the_default_server() {
+    let default = TestServer::shared(AuthMethod::Trust);
+    let major: u32 = default.server_version().parse().unwrap();
+    let versioned = TestServer::shared_version(AuthMethod::Trust, major);
+    assert_eq!(versioned.server_version(), default.server_version());
+    let same_binaries =
+        versioned.bindir().canonicalize().unwrap() == default.bindir().canonicalize().unwrap();
+    assert_eq!(std::ptr::eq(default, versioned), same_binaries);
+    assert!(std::ptr::eq(
+        versioned,
+        TestServer::shared_version(AuthMethod::Trust, major)
+    ));
 }
