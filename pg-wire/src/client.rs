@@ -431,6 +431,11 @@ impl Client {
         self.conn.transaction_status()
     }
 
+    /// Whether requests are still outstanding: sent (or dropped) with responses not yet all read.
+    pub fn has_pending_requests(&self) -> bool {
+        self.conn.has_pending_requests()
+    }
+
     /// The server process id serving this connection.
     pub fn process_id(&self) -> Option<i32> {
         self.conn.backend_key().map(|key| key.process_id)

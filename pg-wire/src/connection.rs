@@ -541,6 +541,11 @@ impl Connection {
         self.lock_core().transaction_status
     }
 
+    /// Whether requests are outstanding (sent or queued, responses not all read).
+    pub(crate) fn has_pending_requests(&self) -> bool {
+        !self.lock_core().slots.is_empty()
+    }
+
     pub(crate) fn parameter(&self, name: &str) -> Option<String> {
         self.parameters
             .read()
