@@ -289,7 +289,7 @@ pub struct PoolStatus {
 ///     }));
 /// }
 /// for task in tasks {
-///     task.await.map_err(|e| std::io::Error::other(e.to_string())).ok();
+///     task.await.expect("the task panicked")?;
 /// }
 /// # Ok(()) }
 /// ```
@@ -698,7 +698,9 @@ async fn check(client: &Client) -> Result<(), Error> {
     if client.transaction_status() != TransactionStatus::Idle {
         client.batch_execute("ROLLBACK").await?;
         if client.transaction_status() != TransactionStatus::Idle {
-            return Err(Error::usage("ROLLBACK left the connection in a transaction"));
+            return Err(Error::usage(
+                "ROLLBACK left the connection in a transaction",
+            ));
         }
     }
     Ok(())
@@ -822,7 +824,10 @@ mod tests {
     fn defaults() {
         let options = PoolOptions::default();
         assert_eq!(options.get_max_size(), 10);
-        assert_eq!(options.get_checkout_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(
+            options.get_checkout_timeout(),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(options.get_max_lifetime(), Some(Duration::from_secs(1800)));
         assert_eq!(options.get_idle_timeout(), None);
         assert!(options.get_test_on_checkout());
