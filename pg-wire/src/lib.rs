@@ -5,7 +5,9 @@
 //!
 //! - [`proto`], a sans-IO core: message framing, decoding and encoding, and the startup and
 //!   authentication state machine (cleartext, MD5, SCRAM-SHA-256), all pure functions over bytes;
-//! - [`Client`], a thin tokio shell that owns the socket and feeds the core.
+//! - [`Client`], a thin tokio shell that owns the socket and feeds the core;
+//! - [`Pool`], a bounded pool of clients with a checkout timeout, a reset of connections that come
+//!   back in a transaction, and a maximum lifetime.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pg_wire::Error> {
@@ -33,6 +35,7 @@
 
 pub mod config;
 pub mod error;
+pub mod pool;
 pub mod proto;
 pub mod types;
 
@@ -49,6 +52,7 @@ pub use client::{
 };
 pub use config::Config;
 pub use error::{DbError, Error, ErrorKind, SqlState};
+pub use pool::{Pool, PoolOptions, PoolStatus, PooledClient};
 pub use proto::backend::{Notification, TransactionStatus};
 pub use row::{Column, Row, RowIndex, SimpleColumn, SimpleQueryRow};
 pub use simple_query::{CommandTag, SimpleQueryMessage, SimpleQueryStream};

@@ -36,7 +36,7 @@ pub enum ErrorKind {
     /// The connection settings are invalid.
     Config,
     /// The connection is closed (by [`crate::Client::close`], by the server, or after an earlier
-    /// fatal error, which is the source).
+    /// fatal error, which is the source), or the [`crate::Pool`] is.
     Closed,
     /// An operation did not finish in time.
     Timeout,
@@ -147,6 +147,11 @@ impl Error {
             Some(cause) => error.with_source(cause),
             None => error,
         }
+    }
+
+    /// A checkout from a [`crate::Pool`] that was closed (before or while waiting).
+    pub(crate) fn pool_closed() -> Error {
+        Error::new(ErrorKind::Closed, "the connection pool is closed")
     }
 
     pub(crate) fn timeout(what: impl Into<String>) -> Error {
