@@ -345,8 +345,6 @@ async fn pg15_is_refused_when_3_2_is_the_minimum() {
 }
 
 #[tokio::test]
-#[ignore = "pg-wire bug: a min_protocol_version refusal is ErrorKind::Protocol, reported as \
-            \"protocol violation by the server\", though PostgreSQL 15 followed the protocol"]
 async fn pg15_refusal_for_min_protocol_version_does_not_blame_the_server() {
     let Some(server) = TestServer::shared_version_or_skip(AuthMethod::Trust, 15) else {
         return;

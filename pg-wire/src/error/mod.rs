@@ -199,6 +199,7 @@ impl Error {
             StartupError::Encode(e) => Error::encode(e),
             StartupError::Server(fields) => Error::db(fields),
             StartupError::Auth(e) => Error::auth(e),
+            StartupError::Unsupported(message) => Error::unsupported_setting(message),
         }
     }
 

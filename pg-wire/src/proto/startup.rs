@@ -131,6 +131,8 @@ pub enum StartupError {
     Server(ErrorFields),
     /// The client refused or failed to authenticate.
     Auth(AuthError),
+    /// The server cannot give what the settings require (a protocol version).
+    Unsupported(String),
 }
 
 impl From<ProtocolError> for StartupError {
@@ -368,11 +370,10 @@ impl Startup {
             .into());
         }
         if newest_minor < self.options.min_minor {
-            return Err(ProtocolError::Refused(format!(
+            return Err(StartupError::Unsupported(format!(
                 "the server supports protocol 3.{newest_minor} at most, below min_protocol_version 3.{}",
                 self.options.min_minor
-            ))
-            .into());
+            )));
         }
         self.protocol_minor = newest_minor;
         Ok(())
