@@ -265,7 +265,7 @@ async fn other_types_are_readable_as_text_or_raw_bytes() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "1.50");
-    assert_eq!(row.get::<_, &str>(1), "{1,NULL,3}");
+    assert_eq!(row.get::<_, String>(1), "{1,NULL,3}");
     assert_eq!(row.get_raw(2).unwrap(), Some(&b"(1,2)"[..]));
     // A string parameter feeds any type through its input function.
     let row = client

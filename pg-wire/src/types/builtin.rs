@@ -12,7 +12,7 @@
 //! | `i16`, `i32`, `i64`, `u32` | `int2`, `int4`, `int8`, `oid`, when the value fits | see below        |
 //! | `f32`                | `float4`, `float8`                     | `float4`                           |
 //! | `f64`                | `float8`, `float4` (rounded, as the server casts) | `float4`, `float8`      |
-//! | `&str`, `String`     | any type, in text format               | text-like types; any type in text  |
+//! | `&str`, `String`     | any type, in text format               | text-like types, `json`, `jsonb`; any type in text; `String` also more (below) |
 //! | `&[u8]`, `Vec<u8>`   | `bytea`                                | `bytea`                            |
 //! | `Option<T>`          | `None` is NULL for any type            | NULL is `None`                     |
 //!
@@ -20,6 +20,11 @@
 //! and `int4`; `i64` reads `int2`, `int4` and `int8`; `u32` reads `oid`. Writing an integer
 //! into any integer parameter type is allowed when the value fits; when it does not, the
 //! conversion fails with [`OutOfRange`] naming the value (the server is never sent a truncation).
+//!
+//! `String` also reads the binary values of `numeric`, `uuid`, `interval`, `inet`, `cidr`, and of
+//! arrays of every type with a binary decoder except `timestamptz`, converted to the text the
+//! server's output function writes: these columns arrived in text format before the driver
+//! decoded them in binary, and read as `String` then. (`&str` cannot borrow a conversion.)
 //!
 //! Strings are written in text format, so a `&str` feeds a parameter of any type through that
 //! type's input function (`numeric`, enums, `jsonb`, `inet`, ...). A string containing a NUL byte is
@@ -32,16 +37,24 @@ use std::fmt;
 
 use bytes::{BufMut, BytesMut};
 
-use crate::types::{BoxError, Format, FromSql, IsNull, ToSql, Type};
+use crate::types::{BoxError, Format, FromSql, IsNull, ToSql, Type, text};
 
-/// Whether this module (with the date/time mappings) decodes values of `ty` in binary format.
+/// Whether this module (with the date/time, `numeric`, `interval`, network and `uuid` mappings)
+/// decodes scalar values of `ty` in binary format (arrays are decided from their element type).
 ///
 /// Columns of these types are requested in binary; every other type is requested in text, so it
 /// can at least be read as a `String`.
 pub(crate) fn has_binary_decoder(ty: &Type) -> bool {
     matches!(
         *ty,
-        Type::BOOL
+        Type::JSON
+            | Type::JSONB
+            | Type::NUMERIC
+            | Type::UUID
+            | Type::INTERVAL
+            | Type::INET
+            | Type::CIDR
+            | Type::BOOL
             | Type::CHAR
             | Type::INT2
             | Type::INT4
@@ -187,6 +200,33 @@ impl fmt::Display for InvalidText {
 }
 
 impl StdError for InvalidText {}
+
+/// A binary value that is not a valid binary form of its type: a count that claims more bytes
+/// than the value has, an array of the wrong element type, a `numeric` digit of 10000 or more, ...
+#[derive(Debug, Clone)]
+pub struct InvalidBinary {
+    /// The SQL type.
+    pub ty: Type,
+    /// What is wrong with the value.
+    pub reason: String,
+}
+
+impl InvalidBinary {
+    pub(crate) fn new(ty: &Type, reason: impl Into<String>) -> Self {
+        InvalidBinary {
+            ty: ty.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for InvalidBinary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid binary {} value: {}", self.ty, self.reason)
+    }
+}
+
+impl StdError for InvalidBinary {}
 
 /// A string parameter that contains a NUL byte, which no PostgreSQL text value can hold.
 #[derive(Debug, Clone)]
@@ -358,6 +398,10 @@ impl<'a, T: FromSql<'a>> FromSql<'a> for Option<T> {
     fn from_sql_null(_ty: &Type) -> Result<Self, BoxError> {
         Ok(None)
     }
+
+    fn from_sql_text_owned(ty: &Type, raw: String) -> Result<Self, BoxError> {
+        T::from_sql_text_owned(ty, raw).map(Some)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,6 +497,10 @@ impl<'a> FromSql<'a> for i8 {
 
     fn accepts_text(ty: &Type) -> bool {
         *ty == Type::CHAR
+    }
+
+    fn from_sql_text_owned(ty: &Type, raw: String) -> Result<Self, BoxError> {
+        <i8 as FromSql<'_>>::from_sql_text(ty, &raw)
     }
 }
 
@@ -740,14 +788,21 @@ impl<'a> FromSql<'a> for &'a str {
     }
 }
 
-/// As `&str`, owned.
+/// As `&str`, owned; and also the binary values of `numeric`, `uuid`, `interval`, `inet`,
+/// `cidr`, and of arrays of these or of text-like types, converted to the text the server's output
+/// functions write (`1.50`, `a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11`, `1 day 02:00:00`,
+/// `{"a b",NULL}`), so they read as they did when they arrived in text format.
 impl<'a> FromSql<'a> for String {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
-        text_from_binary::<String>(ty, raw).map(str::to_owned)
+        if text::converts(ty, text_binary_or_jsonb) {
+            text::to_text(ty, raw, owned_text_from_binary)
+        } else {
+            owned_text_from_binary(ty, raw)
+        }
     }
 
     fn accepts(ty: &Type) -> bool {
-        <&str as FromSql>::accepts(ty)
+        <&str as FromSql>::accepts(ty) || text::converts(ty, text_binary_or_jsonb)
     }
 
     fn from_sql_text(_ty: &Type, raw: &'a str) -> Result<Self, BoxError> {
@@ -757,6 +812,19 @@ impl<'a> FromSql<'a> for String {
     fn accepts_text(_ty: &Type) -> bool {
         true
     }
+
+    fn from_sql_text_owned(_ty: &Type, raw: String) -> Result<Self, BoxError> {
+        Ok(raw)
+    }
+}
+
+/// The types whose binary value is their text (`jsonb` after its version byte).
+fn text_binary_or_jsonb(ty: &Type) -> bool {
+    is_text_binary(ty) || *ty == Type::JSONB
+}
+
+fn owned_text_from_binary(ty: &Type, raw: &[u8]) -> Result<String, BoxError> {
+    text_from_binary::<String>(ty, raw).map(str::to_owned)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -877,23 +945,33 @@ mod tests {
             Type::TIME,
             Type::TIMESTAMP,
             Type::TIMESTAMPTZ,
-        ] {
-            assert!(has_binary_decoder(&ty), "{ty}");
-            assert!(crate::types::has_binary_decoder(&ty), "{ty}");
-        }
-        for ty in [
             Type::JSON,
             Type::JSONB,
-            Type::XML,
             Type::NUMERIC,
             Type::UUID,
             Type::INTERVAL,
+            Type::INET,
+            Type::CIDR,
+        ] {
+            assert!(has_binary_decoder(&ty), "{ty}");
+            assert!(crate::types::has_binary_decoder(&ty), "{ty}");
+            if let Some(array) = ty.array_of() {
+                assert!(crate::types::has_binary_decoder(&array), "{array}");
+                assert!(!has_binary_decoder(&array), "{array}");
+            }
+        }
+        for ty in [
+            Type::XML,
             Type::TIMETZ,
-            Type::INT4_ARRAY,
+            Type::MONEY,
             Type::REGCLASS,
+            Type::TIMETZ_ARRAY,
+            Type::XML_ARRAY,
+            Type::RECORD_ARRAY,
             Type::from_oid(16384),
         ] {
             assert!(!has_binary_decoder(&ty), "{ty}");
+            assert!(!crate::types::has_binary_decoder(&ty), "{ty}");
         }
     }
 

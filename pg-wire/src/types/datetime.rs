@@ -334,7 +334,7 @@ fn date_to_days(value: NaiveDate) -> Option<i32> {
 }
 
 /// The date `days` days after 2000-01-01, or `None` outside chrono's range.
-fn days_to_date(days: i32) -> Option<NaiveDate> {
+pub(crate) fn days_to_date(days: i32) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(days.checked_add(PG_EPOCH_DAYS_FROM_CE)?)
 }
 
@@ -762,6 +762,90 @@ timestamptz_from_sql!(
     "`timestamptz`, in the local time zone; `infinity`/`-infinity` are an [`Infinite`] error.",
     |utc: NaiveDateTime| Local.from_utc_datetime(&utc)
 );
+
+// ---------------------------------------------------------------------------------------------
+// Text of binary values (for `String` reading arrays of these types)
+// ---------------------------------------------------------------------------------------------
+
+/// `YYYY-MM-DD` (four or more year digits) and whether the year is BC, as `EncodeDateOnly` writes
+/// it in DateStyle ISO.
+fn iso_date(date: NaiveDate) -> (String, bool) {
+    let year = date.year();
+    let (year, bc) = if year <= 0 {
+        (1i64 - i64::from(year), true)
+    } else {
+        (i64::from(year), false)
+    };
+    (
+        format!("{year:04}-{:02}-{:02}", date.month(), date.day()),
+        bc,
+    )
+}
+
+/// `HH:MM:SS[.ffffff]` of `micros` since midnight (up to 24:00:00), trailing fractional zeros
+/// removed, as `EncodeTimeOnly` writes it.
+fn iso_time(micros: i64) -> String {
+    let hours = micros / (3_600 * USECS_PER_SEC);
+    let minutes = micros / (60 * USECS_PER_SEC) % 60;
+    let seconds = micros / USECS_PER_SEC % 60;
+    let fraction = micros % USECS_PER_SEC;
+    let mut out = format!("{hours:02}:{minutes:02}:{seconds:02}");
+    if fraction != 0 {
+        out.push('.');
+        out.push_str(format!("{fraction:06}").trim_end_matches('0'));
+    }
+    out
+}
+
+/// The text of a binary `date`, as `date_out` writes it in DateStyle ISO.
+pub(crate) fn date_text(ty: &Type, raw: &[u8]) -> Result<String, BoxError> {
+    match read_i32(ty, raw)? {
+        i32::MIN => Ok("-infinity".to_owned()),
+        i32::MAX => Ok("infinity".to_owned()),
+        days => {
+            let date = days_to_date(days).ok_or_else(|| {
+                Box::new(OutOfRange::new::<String>(
+                    format_args!("{days} days from 2000-01-01"),
+                    ty,
+                )) as BoxError
+            })?;
+            let (text, bc) = iso_date(date);
+            Ok(if bc { format!("{text} BC") } else { text })
+        }
+    }
+}
+
+/// The text of a binary `time`, as `time_out` writes it.
+pub(crate) fn time_text(ty: &Type, raw: &[u8]) -> Result<String, BoxError> {
+    let micros = read_i64(ty, raw)?;
+    if !(0..=USECS_PER_DAY).contains(&micros) {
+        return Err(Box::new(OutOfRange::new::<String>(
+            format_args!("{micros} microseconds from midnight"),
+            ty,
+        )));
+    }
+    Ok(iso_time(micros))
+}
+
+/// The text of a binary `timestamp`, as `timestamp_out` writes it in DateStyle ISO.
+pub(crate) fn timestamp_text(ty: &Type, raw: &[u8]) -> Result<String, BoxError> {
+    match read_i64(ty, raw)? {
+        i64::MIN => Ok("-infinity".to_owned()),
+        i64::MAX => Ok("infinity".to_owned()),
+        micros => {
+            let date = i32::try_from(micros.div_euclid(USECS_PER_DAY))
+                .ok()
+                .and_then(days_to_date)
+                .ok_or_else(|| {
+                    Box::new(OutOfRange::new::<String>(Micros(micros), ty)) as BoxError
+                })?;
+            let (text, bc) = iso_date(date);
+            let time = iso_time(micros.rem_euclid(USECS_PER_DAY));
+            let bc = if bc { " BC" } else { "" };
+            Ok(format!("{text} {time}{bc}"))
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -1410,6 +1494,45 @@ mod tests {
                 let _ = Timestamp::<NaiveDateTime>::from_sql(&Type::TIMESTAMP, &raw);
                 let _ = Date::<NaiveDate>::from_sql(&Type::DATE, &raw);
             }
+        }
+    }
+
+    #[test]
+    fn text_of_binary_values() {
+        let date = |days: i32| super::date_text(&Type::DATE, &days.to_be_bytes()).unwrap();
+        assert_eq!(date(0), "2000-01-01");
+        assert_eq!(date(-1), "1999-12-31");
+        assert_eq!(date(i32::MAX), "infinity");
+        assert_eq!(date(i32::MIN), "-infinity");
+        // 1 BC is year 0; 0044-03-15 BC.
+        let bc = date_to_days(NaiveDate::from_ymd_opt(-43, 3, 15).unwrap()).unwrap();
+        assert_eq!(date(bc), "0044-03-15 BC");
+        let far = date_to_days(NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap()).unwrap();
+        assert_eq!(date(far), "10000-01-01");
+        assert!(super::date_text(&Type::DATE, &(i32::MAX - 1).to_be_bytes()).is_err());
+        assert!(super::date_text(&Type::DATE, &[0; 3]).is_err());
+
+        let time = |micros: i64| super::time_text(&Type::TIME, &micros.to_be_bytes());
+        assert_eq!(time(0).unwrap(), "00:00:00");
+        assert_eq!(time(49_500_250_000).unwrap(), "13:45:00.25");
+        assert_eq!(time(1).unwrap(), "00:00:00.000001");
+        assert_eq!(time(USECS_PER_DAY).unwrap(), "24:00:00");
+        assert!(time(USECS_PER_DAY + 1).is_err());
+        assert!(time(-1).is_err());
+
+        let ts = |micros: i64| super::timestamp_text(&Type::TIMESTAMP, &micros.to_be_bytes());
+        assert_eq!(ts(0).unwrap(), "2000-01-01 00:00:00");
+        assert_eq!(ts(-1).unwrap(), "1999-12-31 23:59:59.999999");
+        assert_eq!(ts(i64::MAX).unwrap(), "infinity");
+        assert_eq!(ts(i64::MIN).unwrap(), "-infinity");
+        let bc = naive_to_micros(&datetime(-43, 3, 15, 12, 0, 0)).unwrap();
+        assert_eq!(ts(bc).unwrap(), "0044-03-15 12:00:00 BC");
+        assert!(ts(i64::MAX - 1).is_err());
+        // Each text parses back with the text readers.
+        for micros in [0, -1, bc, 123_456_789_012_345] {
+            let text = ts(micros).unwrap();
+            let parsed = NaiveDateTime::from_sql_text(&Type::TIMESTAMP, &text).unwrap();
+            assert_eq!(naive_to_micros(&parsed), Some(micros), "{text}");
         }
     }
 
