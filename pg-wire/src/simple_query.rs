@@ -88,7 +88,12 @@ impl<'c> SimpleQueryStream<'c> {
                 Ok(message) => message,
                 Err(e) => {
                     self.receiver = None;
-                    return Some(Err(e));
+                    // A FATAL ErrorResponse comes right before the end of the stream: report it.
+                    let error = match self.error.take() {
+                        Some(server_error) => server_error.with_cause(e),
+                        None => e,
+                    };
+                    return Some(Err(error));
                 }
             };
             match message {

@@ -333,3 +333,50 @@ async fn passwords_never_show_in_errors_or_debug() {
     assert!(!report(&err).contains(marker));
     assert!(!format!("{err:?}").contains(marker));
 }
+
+/// A scripted server over TCP: answers the startup with AuthenticationOk, client_encoding UTF8,
+/// a cancel key and ReadyForQuery, then records every byte the client sends until it closes.
+async fn recording_server() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut len = [0u8; 4];
+        socket.read_exact(&mut len).await.unwrap();
+        let mut startup = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+        socket.read_exact(&mut startup).await.unwrap();
+        let mut reply = Vec::new();
+        reply.extend_from_slice(b"R\0\0\0\x08\0\0\0\0");
+        reply.extend_from_slice(b"S\0\0\0\x19client_encoding\0UTF8\0");
+        reply.extend_from_slice(b"K\0\0\0\x0c\0\0\x30\x39abcd");
+        reply.extend_from_slice(b"Z\0\0\0\x05I");
+        socket.write_all(&reply).await.unwrap();
+        let mut received = Vec::new();
+        socket.read_to_end(&mut received).await.unwrap();
+        received
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn close_and_drop_send_terminate_as_their_last_message() {
+    for by_drop in [false, true] {
+        let (port, server) = recording_server().await;
+        let config: Config = format!("host=127.0.0.1 port={port} user=x dbname=x")
+            .parse()
+            .unwrap();
+        let client = Client::connect(&config).await.unwrap();
+        assert_eq!(client.process_id(), Some(12345));
+        if by_drop {
+            drop(client);
+        } else {
+            client.close().await.unwrap();
+        }
+        let received = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the client never closed the socket")
+            .unwrap();
+        assert_eq!(received, b"X\0\0\0\x04", "by_drop={by_drop}");
+    }
+}

@@ -99,7 +99,7 @@ impl<'c, 'a> Batch<'c, 'a> {
     /// is a failure of the connection; a statement's own failure is its item's error.
     pub async fn run(self) -> Result<Vec<Result<BatchResult, Error>>, Error> {
         let client = self.client;
-        client.timed(self.run_inner()).await
+        client.with_timeout(self.run_inner()).await
     }
 
     async fn run_inner(self) -> Result<Vec<Result<BatchResult, Error>>, Error> {

@@ -461,7 +461,12 @@ impl<'c> RowStream<'c> {
             Ok(message) => message,
             Err(e) => {
                 self.receiver = None;
-                return Poll::Ready(Some(Err(e)));
+                // A FATAL ErrorResponse comes right before the end of the stream: report it.
+                let error = match self.error.take() {
+                    Some(server_error) => server_error.with_cause(e),
+                    None => e,
+                };
+                return Poll::Ready(Some(Err(error)));
             }
         };
         let event = match message {

@@ -88,8 +88,13 @@ pub async fn connect(connection_string: &str) -> Result<Client, Error> {
 async fn next_or_db_error(receiver: &mut Receiver<'_>) -> Result<BackendMessage, Error> {
     match receiver.next().await? {
         BackendMessage::ErrorResponse(fields) => {
-            receiver.finish().await?;
-            Err(Error::db(fields))
+            let error = Error::db(fields);
+            // A FATAL error is followed by the end of the stream, not ReadyForQuery: the server's
+            // error is what the user needs to see, with the end of the stream as its cause.
+            match receiver.finish().await {
+                Ok(()) => Err(error),
+                Err(closed) => Err(error.with_cause(closed)),
+            }
         }
         message => Ok(message),
     }
@@ -172,7 +177,26 @@ impl Client {
     /// request is the one outstanding; the connection is then brought back in step before the
     /// timeout error is returned. Otherwise (other requests pipelined behind it, or a server that
     /// does not stop) the connection is closed instead.
-    pub(crate) async fn timed<T>(
+    ///
+    /// Every query method applies it; use this for work the methods do not cover whole, such as
+    /// reading a [`RowStream`] or a [`SimpleQueryStream`] to its end.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &pg_wire::Client) -> Result<(), pg_wire::Error> {
+    /// client.set_query_timeout(Some(std::time::Duration::from_secs(5)));
+    /// let total = client
+    ///     .with_timeout(async {
+    ///         let mut rows = client.query_raw("SELECT g FROM generate_series(1, 10) g", &[]).await?;
+    ///         let mut total = 0;
+    ///         while let Some(row) = rows.next().await {
+    ///             total += row?.get::<_, i32>(0);
+    ///         }
+    ///         Ok(total)
+    ///     })
+    ///     .await?;
+    /// # let _ = total; Ok(()) }
+    /// ```
+    pub async fn with_timeout<T>(
         &self,
         request: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
@@ -229,7 +253,7 @@ impl Client {
     ///
     /// Values are not escaped here: use [`Client::query`] with parameters for user input.
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.timed(async { self.simple_query_stream(sql).await?.collect().await })
+        self.with_timeout(async { self.simple_query_stream(sql).await?.collect().await })
             .await
     }
 
@@ -248,7 +272,7 @@ impl Client {
 
     /// Runs one or more SQL statements with the simple query protocol, ignoring any rows.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.timed(async {
+        self.with_timeout(async {
             let mut stream = self.simple_query_stream(sql).await?;
             while let Some(message) = stream.next().await {
                 message?;
@@ -271,7 +295,8 @@ impl Client {
         } else {
             StatementKind::Unnamed
         };
-        self.timed(self.prepare_inner(sql, types, kind)).await
+        self.with_timeout(self.prepare_inner(sql, types, kind))
+            .await
     }
 
     /// Parses and describes `sql`: as a named statement, or (for `Unnamed`) as the unnamed one,
@@ -440,7 +465,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        self.timed(async {
+        self.with_timeout(async {
             self.query_raw(statement, params)
                 .await?
                 .collect_rows()
@@ -490,7 +515,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, Error> {
-        self.timed(async { self.query_raw(statement, params).await?.finish().await })
+        self.with_timeout(async { self.query_raw(statement, params).await?.finish().await })
             .await
     }
 

@@ -303,7 +303,7 @@ impl Transaction<'_> {
     /// for means the portal is exhausted.
     pub async fn query_portal(&self, portal: &Portal, max_rows: u32) -> Result<Vec<Row>, Error> {
         self.client
-            .timed(async {
+            .with_timeout(async {
                 self.query_portal_raw(portal, max_rows)
                     .await?
                     .collect_rows()

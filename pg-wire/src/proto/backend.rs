@@ -510,6 +510,11 @@ fn value_range(start: u32, len: i32) -> Option<std::ops::Range<usize>> {
     Some(start..start.checked_add(len)?)
 }
 
+/// The most fields accepted in one ErrorResponse or NoticeResponse. PostgreSQL sends at most
+/// about 18 (one per field code); the cap keeps a hostile message of tiny fields from costing
+/// many times its size in memory.
+pub const MAX_ERROR_FIELDS: usize = 64;
+
 /// The fields of an ErrorResponse or NoticeResponse, each identified by its one-byte code.
 ///
 /// Values are decoded leniently (invalid UTF-8 becomes U+FFFD): a server may report errors in its
@@ -528,6 +533,13 @@ impl ErrorFields {
             let code = r.u8(what)?;
             if code == 0 {
                 break;
+            }
+            if fields.len() >= MAX_ERROR_FIELDS {
+                return Err(ProtocolError::CountExceedsBody {
+                    what,
+                    count: fields.len() + 1,
+                    remaining: r.remaining(),
+                });
             }
             let value = r.cstr_bytes(what)?;
             fields.push((code, String::from_utf8_lossy(value).into_owned()));
@@ -844,6 +856,22 @@ mod tests {
         assert_eq!(fields.get(b'C'), Some("42P01"));
         assert_eq!(fields.get(b'M'), Some("no table"));
         assert_eq!(fields.get(b'D'), None);
+    }
+
+    #[test]
+    fn error_fields_are_capped() {
+        let mut body = Vec::new();
+        for _ in 0..MAX_ERROR_FIELDS {
+            body.extend_from_slice(b"Mx\0");
+        }
+        body.push(0);
+        assert!(decode(b'E', &body).is_ok());
+        body.pop();
+        body.extend_from_slice(b"Mx\0\0");
+        assert!(matches!(
+            decode(b'E', &body).unwrap_err(),
+            ProtocolError::CountExceedsBody { .. }
+        ));
     }
 
     #[test]

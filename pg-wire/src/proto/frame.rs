@@ -21,6 +21,11 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 /// CommandComplete, ParameterStatus, BackendKeyData, COPY responses, ...).
 pub const SMALL_MESSAGE_LIMIT: usize = 64 * 1024;
 
+/// The limit for ErrorResponse and NoticeResponse: far above any real message (the server's own
+/// texts are short; a `RAISE` can be long), well below the general limit, since every field of
+/// these messages becomes a string of its own.
+pub const ERROR_MESSAGE_LIMIT: usize = 16 * 1024 * 1024;
+
 /// A backend message that has been framed but not decoded: its type byte and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -78,10 +83,11 @@ impl FrameDecoder {
             | tag::COPY_BOTH_RESPONSE
             | tag::NEGOTIATE_PROTOCOL_VERSION
             | tag::PARAMETER_STATUS => SMALL_MESSAGE_LIMIT,
+            tag::ERROR_RESPONSE | tag::NOTICE_RESPONSE => {
+                self.max_message_size.min(ERROR_MESSAGE_LIMIT)
+            }
             tag::COPY_DATA
             | tag::DATA_ROW
-            | tag::ERROR_RESPONSE
-            | tag::NOTICE_RESPONSE
             | tag::NOTIFICATION_RESPONSE
             | tag::PARAMETER_DESCRIPTION
             | tag::ROW_DESCRIPTION => self.max_message_size,
