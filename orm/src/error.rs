@@ -13,6 +13,9 @@ pub enum OrmError {
     NotFound(String),
     /// A query that had to find at most one row found several (`one`, `one_or_none`).
     MultipleRows(String),
+    /// A row changed or disappeared under the session (an UPDATE or DELETE of a flushed object
+    /// matched no row).
+    StaleData(String),
     /// A value did not fit a model field.
     Value(String),
     /// The ORM was used in a way it does not support; the text says how.
@@ -24,7 +27,6 @@ impl OrmError {
         OrmError::Value(message.into())
     }
 
-    #[allow(dead_code)] // used by the session, which comes next
     pub(crate) fn usage(message: impl Into<String>) -> OrmError {
         OrmError::Usage(message.into())
     }
@@ -52,6 +54,7 @@ impl fmt::Display for OrmError {
             },
             OrmError::NotFound(what) => write!(f, "no row found: {what}"),
             OrmError::MultipleRows(what) => write!(f, "more than one row found: {what}"),
+            OrmError::StaleData(what) => write!(f, "stale data: {what}"),
             OrmError::Value(message) | OrmError::Usage(message) => f.write_str(message),
         }
     }

@@ -1,0 +1,381 @@
+//! Object handles: [`Obj<M>`], a shared handle to one model instance.
+//!
+//! The session's identity map and the user hold the same `Obj`, so a row loaded twice is one
+//! object and a change made through one handle is seen through every other. Reading an attribute
+//! is a lock, never I/O: `article.read().title`; writing is `article.write().title = ...`, and the
+//! next flush compares the object with its snapshot to send an UPDATE of the changed columns.
+//!
+//! An object also carries its relationship links: the parent a many-to-one relationship points to
+//! (`article.set(Article::AUTHOR, &ezz)`), and the children of one-to-many relationships that are
+//! loaded or were attached. The two sides of one foreign key stay consistent in memory: setting the
+//! parent of a child also lists the child in the parent's collection.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+
+use crate::error::OrmError;
+use crate::model::Model;
+use crate::relationship::{ManyToOne, OneToMany, RelationKey};
+use crate::schema::Table;
+use crate::value::Value;
+
+/// A process-wide unique identity of an object.
+pub(crate) type ObjectId = u64;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A shared handle to a model instance.
+pub struct Obj<M: Model>(Arc<ObjCell<M>>);
+
+pub(crate) struct ObjCell<M> {
+    id: ObjectId,
+    data: RwLock<M>,
+    links: Mutex<Links>,
+}
+
+/// The relationship links of one object.
+#[derive(Default)]
+pub(crate) struct Links {
+    /// Many-to-one: the parent per foreign key.
+    parents: HashMap<RelationKey, Arc<dyn ErasedObject>>,
+    /// One-to-many: the children per foreign key, in the order they were attached or loaded.
+    children: HashMap<RelationKey, Vec<ChildRef>>,
+    /// Collections fully loaded from the database (so an empty one means "no children").
+    loaded: Vec<RelationKey>,
+    /// Collections whose children are deleted with the parent.
+    cascade_delete: Vec<RelationKey>,
+}
+
+impl<M: Model> Clone for Obj<M> {
+    fn clone(&self) -> Self {
+        Obj(self.0.clone())
+    }
+}
+
+impl<M: Model> PartialEq for Obj<M> {
+    /// Two handles are equal when they are the same object.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<M: Model> Eq for Obj<M> {}
+
+impl<M: Model + fmt::Debug> fmt::Debug for Obj<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.data.try_read() {
+            Ok(data) => fmt::Debug::fmt(&*data, f),
+            Err(_) => write!(f, "Obj({}, <locked>)", M::TABLE.name),
+        }
+    }
+}
+
+impl<M: Model> Obj<M> {
+    /// A new (transient) object, not yet in any session.
+    pub fn new(model: M) -> Obj<M> {
+        Obj(Arc::new(ObjCell {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            data: RwLock::new(model),
+            links: Mutex::new(Links::default()),
+        }))
+    }
+
+    /// Reads the object. Do not hold the guard across an `.await` of the session.
+    pub fn read(&self) -> RwLockReadGuard<'_, M> {
+        self.0
+            .data
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Changes the object; the next flush sends the changed columns. Do not hold the guard across
+    /// an `.await` of the session.
+    pub fn write(&self) -> RwLockWriteGuard<'_, M> {
+        self.0
+            .data
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn id(&self) -> ObjectId {
+        self.0.id
+    }
+
+    pub(crate) fn erased(&self) -> Arc<dyn ErasedObject> {
+        self.0.clone()
+    }
+
+    /// The typed handle of an erased object of this model.
+    pub(crate) fn from_erased(object: Arc<dyn ErasedObject>) -> Option<Obj<M>> {
+        object.into_any().downcast::<ObjCell<M>>().ok().map(Obj)
+    }
+
+    /// Sets the parent of a many-to-one relationship (`article.set(Article::AUTHOR, &ezz)`); the
+    /// foreign key is filled from the parent's primary key at flush. The parent's collection of
+    /// the same foreign key lists this object too.
+    pub fn set<P: Model>(&self, relation: ManyToOne<M, P>, parent: &Obj<P>) {
+        let key = relation.key();
+        let previous = self.0.lock_links().parents.insert(key, parent.erased());
+        if let Some(previous) = previous {
+            previous.lock_links_erased().remove_child(key, self.0.id);
+        }
+        parent
+            .0
+            .lock_links()
+            .add_child(key, ChildRef::Strong(self.erased()));
+    }
+
+    /// Clears the parent of a many-to-one relationship; the foreign key is set to NULL at flush.
+    pub fn unset<P: Model>(&self, relation: ManyToOne<M, P>) {
+        let key = relation.key();
+        if let Some(previous) = self.0.lock_links().parents.remove(&key) {
+            previous.lock_links_erased().remove_child(key, self.0.id);
+        }
+        if let Ok(mut data) = self.0.data.write() {
+            let _ = data.set_value(key.column, Value::Null);
+        }
+    }
+
+    /// The parent of a many-to-one relationship, if it is set or was loaded.
+    pub fn related<P: Model>(&self, relation: ManyToOne<M, P>) -> Option<Obj<P>> {
+        let parent = self.0.lock_links().parents.get(&relation.key()).cloned()?;
+        Obj::from_erased(parent)
+    }
+
+    /// Attaches a child to a one-to-many relationship (`author.push(Author::ARTICLES, &a)`): the
+    /// same as setting the child's parent.
+    pub fn push<C: Model>(&self, relation: OneToMany<M, C>, child: &Obj<C>) {
+        self.note_cascade(relation);
+        child.set(relation.backref(), self);
+    }
+
+    /// Remembers whether a collection cascades deletes, for [`Session::delete`](crate::Session::delete).
+    pub(crate) fn note_cascade<C: Model>(&self, relation: OneToMany<M, C>) {
+        if relation.cascades_delete() {
+            let mut links = self.0.lock_links();
+            if !links.cascade_delete.contains(&relation.key()) {
+                links.cascade_delete.push(relation.key());
+            }
+        }
+    }
+
+    /// The children of a one-to-many relationship attached or loaded so far (see
+    /// [`Session::load`](crate::Session::load) to load them from the database).
+    pub fn children<C: Model>(&self, relation: OneToMany<M, C>) -> Vec<Obj<C>> {
+        let links = self.0.lock_links();
+        links
+            .children
+            .get(&relation.key())
+            .map(|children| {
+                children
+                    .iter()
+                    .filter_map(ChildRef::upgrade)
+                    .filter_map(Obj::from_erased)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the children of a one-to-many relationship were loaded from the database.
+    pub fn is_loaded<C: Model>(&self, relation: OneToMany<M, C>) -> bool {
+        self.0.lock_links().loaded.contains(&relation.key())
+    }
+}
+
+impl<M> ObjCell<M> {
+    fn lock_links(&self) -> MutexGuard<'_, Links> {
+        self.links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Links {
+    fn add_child(&mut self, key: RelationKey, child: ChildRef) {
+        let Some(id) = child.upgrade().map(|c| c.object_id()) else {
+            return;
+        };
+        let children = self.children.entry(key).or_default();
+        if !children.iter().any(|c| c.is(id)) {
+            children.push(child);
+        }
+    }
+
+    fn remove_child(&mut self, key: RelationKey, id: ObjectId) {
+        if let Some(children) = self.children.get_mut(&key) {
+            children.retain(|c| c.upgrade().is_some_and(|c| c.object_id() != id));
+        }
+    }
+
+    /// Holds a child weakly from now on.
+    fn settle_child(&mut self, key: RelationKey, id: ObjectId) {
+        if let Some(children) = self.children.get_mut(&key) {
+            for child in children.iter_mut() {
+                if let ChildRef::Strong(strong) = child
+                    && strong.object_id() == id
+                {
+                    *child = ChildRef::Weak(Arc::downgrade(strong));
+                }
+            }
+        }
+    }
+}
+
+/// A child in a parent's collection: held strongly while it is unsaved (so adding the parent
+/// cascades to it even when nothing else holds it), weakly once it is in the database (the session
+/// and the caller hold it then; a strong reference both ways would never be freed).
+pub(crate) enum ChildRef {
+    Strong(Arc<dyn ErasedObject>),
+    Weak(Weak<dyn ErasedObject>),
+}
+
+impl ChildRef {
+    fn upgrade(&self) -> Option<Arc<dyn ErasedObject>> {
+        match self {
+            ChildRef::Strong(child) => Some(child.clone()),
+            ChildRef::Weak(child) => child.upgrade(),
+        }
+    }
+
+    fn is(&self, id: ObjectId) -> bool {
+        self.upgrade().is_some_and(|c| c.object_id() == id)
+    }
+}
+
+/// What the session needs of an object whatever its model.
+pub(crate) trait ErasedObject: Send + Sync {
+    fn object_id(&self) -> ObjectId;
+    fn table(&self) -> &'static Table;
+    fn values(&self) -> Vec<Value>;
+    fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
+    fn lock_links_erased(&self) -> MutexGuard<'_, Links>;
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl<M: Model> ErasedObject for ObjCell<M> {
+    fn object_id(&self) -> ObjectId {
+        self.id
+    }
+
+    fn table(&self) -> &'static Table {
+        M::TABLE
+    }
+
+    fn values(&self) -> Vec<Value> {
+        self.data
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+    }
+
+    fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError> {
+        self.data
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .set_value(index, value)
+    }
+
+    fn lock_links_erased(&self) -> MutexGuard<'_, Links> {
+        self.lock_links()
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// The parents an object's many-to-one links point to, with the foreign key column each fills.
+pub(crate) fn parent_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dyn ErasedObject>)> {
+    object
+        .lock_links_erased()
+        .parents
+        .iter()
+        .map(|(key, parent)| (*key, parent.clone()))
+        .collect()
+}
+
+/// The live children attached to an object's one-to-many collections.
+pub(crate) fn child_links(object: &dyn ErasedObject) -> Vec<Arc<dyn ErasedObject>> {
+    children_with_keys(object)
+        .into_iter()
+        .map(|(_, child)| child)
+        .collect()
+}
+
+/// The live children of an object, with the foreign key of each collection.
+pub(crate) fn children_with_keys(
+    object: &dyn ErasedObject,
+) -> Vec<(RelationKey, Arc<dyn ErasedObject>)> {
+    let links = object.lock_links_erased();
+    links
+        .children
+        .iter()
+        .flat_map(|(key, children)| {
+            children
+                .iter()
+                .filter_map(ChildRef::upgrade)
+                .map(|c| (*key, c))
+        })
+        .collect()
+}
+
+/// Whether deleting the parent deletes the children of this collection.
+pub(crate) fn cascades_delete(object: &dyn ErasedObject, key: RelationKey) -> bool {
+    object.lock_links_erased().cascade_delete.contains(&key)
+}
+
+/// Drops a child's many-to-one link (its parent is being deleted).
+pub(crate) fn unlink_parent(child: &dyn ErasedObject, key: RelationKey) {
+    child.lock_links_erased().parents.remove(&key);
+}
+
+/// Once an object is in the database, its parents hold it weakly (see [`ChildRef`]).
+pub(crate) fn settle(object: &dyn ErasedObject) {
+    let id = object.object_id();
+    for (key, parent) in parent_links(object) {
+        parent.lock_links_erased().settle_child(key, id);
+    }
+}
+
+/// Records a loaded parent link (child row's foreign key pointed at `parent`).
+pub(crate) fn link_loaded(
+    child: &Arc<dyn ErasedObject>,
+    key: RelationKey,
+    parent: &Arc<dyn ErasedObject>,
+) {
+    child
+        .lock_links_erased()
+        .parents
+        .insert(key, parent.clone());
+    parent
+        .lock_links_erased()
+        .add_child(key, ChildRef::Weak(Arc::downgrade(child)));
+}
+
+/// Marks a collection as loaded and records its children.
+pub(crate) fn set_loaded_children(
+    parent: &Arc<dyn ErasedObject>,
+    key: RelationKey,
+    children: &[Arc<dyn ErasedObject>],
+) {
+    for child in children {
+        child
+            .lock_links_erased()
+            .parents
+            .insert(key, parent.clone());
+    }
+    let mut links = parent.lock_links_erased();
+    let list = links.children.entry(key).or_default();
+    for child in children {
+        let id = child.object_id();
+        if !list.iter().any(|c| c.is(id)) {
+            list.push(ChildRef::Weak(Arc::downgrade(child)));
+        }
+    }
+    if !links.loaded.contains(&key) {
+        links.loaded.push(key);
+    }
+}

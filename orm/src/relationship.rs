@@ -1,0 +1,134 @@
+//! Relationships between models, named by the foreign key that carries them.
+//!
+//! One foreign key gives both directions: [`OneToMany`] from the parent (`Author::ARTICLES`) and
+//! [`ManyToOne`] from the child (`Article::AUTHOR`), which are each other's backref. Both are
+//! constants generated from one declaration on the parent model.
+
+use std::marker::PhantomData;
+
+use crate::model::Model;
+
+/// Identifies the foreign key of a relationship: the child table and the foreign key column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RelationKey {
+    /// The table holding the foreign key.
+    pub child_table: &'static str,
+    /// The position of the foreign key column in that table.
+    pub column: usize,
+}
+
+/// The many-to-one side of a foreign key: from a child (`Article`) to its parent (`Author`).
+pub struct ManyToOne<C, P> {
+    name: &'static str,
+    column: usize,
+    _types: PhantomData<fn() -> (C, P)>,
+}
+
+/// The one-to-many side of a foreign key: from a parent (`Author`) to its children (`Article`).
+pub struct OneToMany<P, C> {
+    name: &'static str,
+    column: usize,
+    backref: &'static str,
+    cascade_delete: bool,
+    _types: PhantomData<fn() -> (P, C)>,
+}
+
+macro_rules! copy_debug {
+    ($ty:ident) => {
+        impl<A, B> Clone for $ty<A, B> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl<A, B> Copy for $ty<A, B> {}
+
+        impl<A, B> std::fmt::Debug for $ty<A, B> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({})", stringify!($ty), self.name)
+            }
+        }
+    };
+}
+
+copy_debug!(ManyToOne);
+copy_debug!(OneToMany);
+
+impl<C: Model, P: Model> ManyToOne<C, P> {
+    /// The relationship named `name` through the child's foreign key column at `column`.
+    pub const fn new(name: &'static str, column: usize) -> ManyToOne<C, P> {
+        ManyToOne {
+            name,
+            column,
+            _types: PhantomData,
+        }
+    }
+
+    /// The relationship's name (`author`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The position of the foreign key column in the child's table.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// The foreign key that carries the relationship.
+    pub fn key(&self) -> RelationKey {
+        RelationKey {
+            child_table: C::TABLE.name,
+            column: self.column,
+        }
+    }
+}
+
+impl<P: Model, C: Model> OneToMany<P, C> {
+    /// The relationship named `name` through the children's foreign key column at `column`, whose
+    /// reverse (many-to-one) side is named `backref`.
+    pub const fn new(name: &'static str, column: usize, backref: &'static str) -> OneToMany<P, C> {
+        OneToMany {
+            name,
+            column,
+            backref,
+            cascade_delete: false,
+            _types: PhantomData,
+        }
+    }
+
+    /// The same relationship, deleting the children with the parent (SQLAlchemy's
+    /// `cascade="all, delete-orphan"`); without it, deleting a parent sets its loaded children's
+    /// foreign key to NULL.
+    pub const fn cascade_delete(mut self) -> OneToMany<P, C> {
+        self.cascade_delete = true;
+        self
+    }
+
+    /// Whether deleting a parent deletes its children.
+    pub fn cascades_delete(&self) -> bool {
+        self.cascade_delete
+    }
+
+    /// The relationship's name (`articles`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The position of the foreign key column in the children's table.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// The foreign key that carries the relationship.
+    pub fn key(&self) -> RelationKey {
+        RelationKey {
+            child_table: C::TABLE.name,
+            column: self.column,
+        }
+    }
+
+    /// The reverse side: from a child to this parent.
+    pub fn backref(&self) -> ManyToOne<C, P> {
+        ManyToOne::new(self.backref, self.column)
+    }
+}

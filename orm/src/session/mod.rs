@@ -1,0 +1,1106 @@
+//! The session: a unit of work and an identity map over one transaction at a time, as
+//! SQLAlchemy's `Session`.
+//!
+//! # Objects and states
+//!
+//! Objects are [`Obj`] handles shared between the caller and the session. An object is
+//! *transient* until [`Session::add`] makes it *pending*; a flush inserts it and it becomes
+//! *persistent* (with its generated id); [`Session::delete`] makes it *deleted* until the next
+//! flush, and *detached* after commit; [`Session::expunge`] and [`Session::close`] detach objects.
+//!
+//! # The identity map
+//!
+//! Within a session one row is one object: a query that finds a row already in the session hands
+//! back the same `Obj`, so a change made through one handle is seen through every other. The
+//! session keeps, for each persistent object, a *snapshot* of its columns as the database has
+//! them; a flush compares each object with its snapshot and sends an UPDATE of the changed columns
+//! only (plus `onupdate` columns).
+//!
+//! # Transactions
+//!
+//! The session checks a connection out of the engine's pool and begins a transaction on first use
+//! (SQLAlchemy's autobegin). [`Session::commit`] flushes, commits, returns the connection, and
+//! then reloads every object it holds, so afterwards they reflect the database again (the
+//! equivalent of SQLAlchemy's `expire_on_commit`, done eagerly because reading an attribute never
+//! does I/O here; turn it off with [`Session::set_expire_on_commit`]). [`Session::rollback`] rolls
+//! back, forgets pending objects, and restores persistent ones to their database state. A flush
+//! that fails (a NOT NULL or UNIQUE violation) rolls the transaction back at once; the session then
+//! refuses further work until [`Session::rollback`] is called, as SQLAlchemy does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use pg_wire::Row;
+use pg_wire::pool::PooledClient;
+
+use crate::engine::Engine;
+use crate::error::OrmError;
+use crate::expr::Assignment;
+use crate::model::Model;
+use crate::obj::{self, ErasedObject, Obj, ObjectId};
+use crate::query::{ColumnTuple, Select, SelectColumns};
+use crate::relationship::{ManyToOne, OneToMany};
+use crate::schema::Table;
+use crate::sql::{SqlBuilder, as_params};
+use crate::value::{ColumnType, Value};
+
+mod flush;
+mod stream;
+
+pub use stream::ObjectStream;
+
+/// The state of an object with respect to a session, by SQLAlchemy's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectState {
+    /// Not in the session and not in the database.
+    Transient,
+    /// Added; inserted at the next flush.
+    Pending,
+    /// In the session and in the database.
+    Persistent,
+    /// Deleted in the session; the DELETE is sent at the next flush.
+    Deleted,
+    /// Was in the session, no longer is (expunged, deleted and committed, session closed).
+    Detached,
+}
+
+/// The identity of a row: its table and primary key values.
+type IdentityKey = (&'static str, String);
+
+fn identity_key(table: &'static Table, values: &[Value]) -> IdentityKey {
+    let key: Vec<&Value> = table.primary_key().filter_map(|i| values.get(i)).collect();
+    (table.name, format!("{key:?}"))
+}
+
+/// How the session holds an object: strongly, or weakly for clean objects loaded by a stream (so
+/// iterating a large table holds a bounded amount of memory).
+enum Held {
+    Strong(Arc<dyn ErasedObject>),
+    Weak(Weak<dyn ErasedObject>),
+}
+
+impl Held {
+    fn get(&self) -> Option<Arc<dyn ErasedObject>> {
+        match self {
+            Held::Strong(object) => Some(object.clone()),
+            Held::Weak(object) => object.upgrade(),
+        }
+    }
+}
+
+/// The session's bookkeeping of one object.
+struct Record {
+    object: Held,
+    state: ObjectState,
+    /// The database's values as last loaded or flushed (empty while pending).
+    snapshot: Vec<Value>,
+    /// The database's values when the transaction began; `None` if the row was inserted in it.
+    committed: Option<Vec<Value>>,
+    key: Option<IdentityKey>,
+    /// Order of attachment, so flushes follow the order objects were added.
+    seq: u64,
+}
+
+/// The objects of a session.
+#[derive(Default)]
+pub(crate) struct Store {
+    records: HashMap<ObjectId, Record>,
+    identity: HashMap<IdentityKey, ObjectId>,
+    next_seq: u64,
+}
+
+impl Store {
+    fn state_of(&self, id: ObjectId) -> Option<ObjectState> {
+        self.records.get(&id).map(|r| r.state)
+    }
+
+    fn attach_pending(&mut self, object: Arc<dyn ErasedObject>) {
+        let id = object.object_id();
+        if self.records.contains_key(&id) {
+            return;
+        }
+        self.next_seq += 1;
+        self.records.insert(
+            id,
+            Record {
+                object: Held::Strong(object),
+                state: ObjectState::Pending,
+                snapshot: Vec::new(),
+                committed: None,
+                key: None,
+                seq: self.next_seq,
+            },
+        );
+    }
+
+    /// Records a loaded row's object as persistent.
+    fn attach_loaded(&mut self, object: Arc<dyn ErasedObject>, values: Vec<Value>, weak: bool) {
+        let key = identity_key(object.table(), &values);
+        self.next_seq += 1;
+        let held = if weak {
+            Held::Weak(Arc::downgrade(&object))
+        } else {
+            Held::Strong(object.clone())
+        };
+        self.identity.insert(key.clone(), object.object_id());
+        self.records.insert(
+            object.object_id(),
+            Record {
+                object: held,
+                state: ObjectState::Persistent,
+                committed: Some(values.clone()),
+                snapshot: values,
+                key: Some(key),
+                seq: self.next_seq,
+            },
+        );
+    }
+
+    /// The object already in the session for this row, if any.
+    fn lookup(&mut self, key: &IdentityKey) -> Option<Arc<dyn ErasedObject>> {
+        let id = *self.identity.get(key)?;
+        match self.records.get(&id).and_then(|r| r.object.get()) {
+            Some(object) => Some(object),
+            None => {
+                // A weakly held object that nobody uses any more.
+                self.identity.remove(key);
+                self.records.remove(&id);
+                None
+            }
+        }
+    }
+
+    /// The object for a row: the one in the identity map, or a new persistent one.
+    pub(crate) fn object_from_row<M: Model>(
+        &mut self,
+        row: &Row,
+        weak: bool,
+    ) -> Result<Obj<M>, OrmError> {
+        let values = read_values(M::TABLE, row)?;
+        let key = identity_key(M::TABLE, &values);
+        if let Some(object) = self.lookup(&key)
+            && let Some(object) = Obj::from_erased(object)
+        {
+            return Ok(object);
+        }
+        let object = Obj::new(M::from_values(values.clone())?);
+        self.attach_loaded(object.erased(), values, weak);
+        Ok(object)
+    }
+
+    /// Records in attachment order, with their live objects.
+    fn ordered(&self) -> Vec<(ObjectId, Arc<dyn ErasedObject>)> {
+        let mut live: Vec<(u64, ObjectId, Arc<dyn ErasedObject>)> = self
+            .records
+            .iter()
+            .filter_map(|(id, r)| r.object.get().map(|o| (r.seq, *id, o)))
+            .collect();
+        live.sort_by_key(|(seq, _, _)| *seq);
+        live.into_iter().map(|(_, id, o)| (id, o)).collect()
+    }
+
+    fn forget(&mut self, id: ObjectId) {
+        if let Some(record) = self.records.remove(&id)
+            && let Some(key) = record.key
+            && self.identity.get(&key) == Some(&id)
+        {
+            self.identity.remove(&key);
+        }
+    }
+}
+
+/// A session: a unit of work and an identity map (see the module documentation).
+pub struct Session {
+    engine: Engine,
+    conn: Option<PooledClient>,
+    store: Store,
+    autoflush: bool,
+    expire_on_commit: bool,
+    /// Why the session must be rolled back before further use.
+    failed: Option<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("objects", &self.store.records.len())
+            .field("in_transaction", &self.conn.is_some())
+            .field("autoflush", &self.autoflush)
+            .finish()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A transaction left open is rolled back by the pool when the connection comes back.
+        self.conn.take();
+    }
+}
+
+impl Session {
+    pub(crate) fn new(engine: Engine) -> Session {
+        Session {
+            engine,
+            conn: None,
+            store: Store::default(),
+            autoflush: true,
+            expire_on_commit: true,
+            failed: None,
+        }
+    }
+
+    /// Turns autoflush (a flush before every query) on or off. Default: on.
+    pub fn set_autoflush(&mut self, on: bool) {
+        self.autoflush = on;
+    }
+
+    /// Whether commit reloads every object from the database afterwards. Default: on.
+    pub fn set_expire_on_commit(&mut self, on: bool) {
+        self.expire_on_commit = on;
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn check_usable(&self) -> Result<(), OrmError> {
+        match &self.failed {
+            None => Ok(()),
+            Some(why) => Err(OrmError::usage(format!(
+                "this session's transaction was rolled back after an error ({why}); call rollback() before using it again"
+            ))),
+        }
+    }
+
+    /// The connection of the current transaction, beginning one if none is open.
+    async fn connection(&mut self) -> Result<&PooledClient, OrmError> {
+        self.check_usable()?;
+        if self.conn.is_none() {
+            let client = self.engine.pool().get().await?;
+            self.engine.log_event("BEGIN (implicit)");
+            client.batch_execute("BEGIN").await?;
+            self.conn = Some(client);
+        }
+        self.conn
+            .as_ref()
+            .ok_or_else(|| OrmError::usage("no connection"))
+    }
+
+    /// Runs a statement in the session's transaction and returns its rows.
+    pub(crate) async fn run(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OrmError> {
+        let engine = self.engine.clone();
+        let client = self.connection().await?;
+        let started = Instant::now();
+        let rows = client.query(sql, &as_params(params)).await;
+        engine.log(sql, params, Some(started));
+        Ok(rows?)
+    }
+
+    // ---- objects --------------------------------------------------------------------------------
+
+    /// The state of an object with respect to this session.
+    pub fn state<M: Model>(&self, object: &Obj<M>) -> ObjectState {
+        match self.store.state_of(object.id()) {
+            Some(state) => state,
+            None if object.read().values().iter().enumerate().any(|(i, v)| {
+                M::TABLE.columns.get(i).is_some_and(|c| c.primary_key) && !v.is_null()
+            }) =>
+            {
+                ObjectState::Detached
+            }
+            None => ObjectState::Transient,
+        }
+    }
+
+    /// Adds an object: a transient one becomes pending (inserted at the next flush), along with
+    /// the unsaved objects it is related to (its parents and attached children), as SQLAlchemy's
+    /// save-update cascade. A detached object is attached again as persistent.
+    pub fn add<M: Model>(&mut self, object: &Obj<M>) {
+        self.add_erased(object.erased());
+    }
+
+    /// Adds several objects (see [`Session::add`]).
+    pub fn add_all<'o, M: Model>(&mut self, objects: impl IntoIterator<Item = &'o Obj<M>>) {
+        for object in objects {
+            self.add(object);
+        }
+    }
+
+    fn add_erased(&mut self, object: Arc<dyn ErasedObject>) {
+        let mut stack = vec![object];
+        while let Some(object) = stack.pop() {
+            let id = object.object_id();
+            if self.store.records.contains_key(&id) {
+                continue;
+            }
+            let values = object.values();
+            let table = object.table();
+            let has_key = table
+                .primary_key()
+                .all(|i| values.get(i).is_some_and(|v| !v.is_null()));
+            let key = identity_key(table, &values);
+            if has_key
+                && !self.store.identity.contains_key(&key)
+                && table.primary_key().next().is_some()
+            {
+                // A detached object (it has its key): persistent again, with its values taken as
+                // the database's.
+                self.store.attach_loaded(object.clone(), values, false);
+            } else {
+                self.store.attach_pending(object.clone());
+            }
+            for (_, parent) in obj::parent_links(object.as_ref()) {
+                stack.push(parent);
+            }
+            for child in obj::child_links(object.as_ref()) {
+                stack.push(child);
+            }
+        }
+    }
+
+    /// Marks a persistent object for deletion at the next flush (a pending one is simply
+    /// forgotten). Its loaded children are deleted too when the relationship cascades deletes;
+    /// otherwise their foreign key is set to NULL, as SQLAlchemy does by default.
+    pub fn delete<M: Model>(&mut self, object: &Obj<M>) {
+        self.delete_erased(object.erased());
+    }
+
+    fn delete_erased(&mut self, object: Arc<dyn ErasedObject>) {
+        let id = object.object_id();
+        match self.store.state_of(id) {
+            Some(ObjectState::Pending) => self.store.forget(id),
+            Some(ObjectState::Persistent) => {
+                if let Some(record) = self.store.records.get_mut(&id) {
+                    record.state = ObjectState::Deleted;
+                    record.object = Held::Strong(object.clone());
+                }
+                for (key, child) in obj::children_with_keys(object.as_ref()) {
+                    if obj::cascades_delete(object.as_ref(), key) {
+                        self.delete_erased(child);
+                    } else if self.store.state_of(child.object_id()).is_some() {
+                        obj::unlink_parent(child.as_ref(), key);
+                        let _ = child.set_value(key.column, Value::Null);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes an object from the session without touching the database: it becomes detached
+    /// (transient if it was pending).
+    pub fn expunge<M: Model>(&mut self, object: &Obj<M>) {
+        self.store.forget(object.id());
+    }
+
+    /// Removes every object from the session.
+    pub fn expunge_all(&mut self) {
+        self.store = Store::default();
+    }
+
+    /// Reloads an object's columns from the database (discarding unflushed changes).
+    pub async fn refresh<M: Model>(&mut self, object: &Obj<M>) -> Result<(), OrmError> {
+        let values = object.read().values();
+        let Some(condition) = pk_condition(M::TABLE, &values) else {
+            return Err(OrmError::usage(
+                "refresh needs an object with its primary key",
+            ));
+        };
+        let mut out = SqlBuilder::new();
+        out.push("SELECT ");
+        crate::query::write_column_list::<M>(&mut out);
+        out.push(" \nFROM ")
+            .push_ident(M::TABLE.name)
+            .push(" \nWHERE ");
+        condition.write(&mut out);
+        let (sql, params) = out.finish();
+        let rows = self.run(&sql, &params).await?;
+        let row = rows.first().ok_or_else(|| {
+            OrmError::NotFound(format!("{} row of the object to refresh", M::TABLE.name))
+        })?;
+        let values = read_values(M::TABLE, row)?;
+        self.overwrite(object.erased(), values)?;
+        Ok(())
+    }
+
+    /// Sets an object's columns to the database's values and records them as its snapshot.
+    fn overwrite(
+        &mut self,
+        object: Arc<dyn ErasedObject>,
+        values: Vec<Value>,
+    ) -> Result<(), OrmError> {
+        for (i, value) in values.iter().enumerate() {
+            object.set_value(i, value.clone())?;
+        }
+        match self.store.records.get_mut(&object.object_id()) {
+            Some(record) => {
+                record.snapshot = values;
+                record.state = ObjectState::Persistent;
+            }
+            None => self.store.attach_loaded(object, values, false),
+        }
+        Ok(())
+    }
+
+    /// The object for a primary key: from the identity map if it is there, else loaded.
+    pub async fn get<M: Model, K: ColumnType>(
+        &mut self,
+        key: K,
+    ) -> Result<Option<Obj<M>>, OrmError> {
+        let mut values = vec![Value::Null; M::TABLE.columns.len()];
+        let Some(pk) = M::TABLE.primary_key().next() else {
+            return Err(OrmError::usage(format!(
+                "{} has no primary key",
+                M::TABLE.name
+            )));
+        };
+        if let Some(slot) = values.get_mut(pk) {
+            *slot = key.to_value();
+        }
+        let identity = identity_key(M::TABLE, &values);
+        if let Some(object) = self.store.lookup(&identity) {
+            if self.store.state_of(object.object_id()) == Some(ObjectState::Deleted) {
+                return Ok(None);
+            }
+            return Ok(Obj::from_erased(object));
+        }
+        let column = M::TABLE.columns.get(pk).map(|c| c.name).unwrap_or("id");
+        let query =
+            crate::query::select::<M>().filter(crate::expr::Condition(crate::expr::Expr::Binary {
+                op: crate::expr::BinOp::Eq,
+                left: Box::new(crate::expr::Expr::Column {
+                    table: M::TABLE.name,
+                    column,
+                }),
+                right: Box::new(crate::expr::Expr::Value(key.to_value())),
+            }));
+        self.first(&query).await
+    }
+
+    // ---- unit of work ---------------------------------------------------------------------------
+
+    /// Sends the pending changes: INSERTs of new objects (parents first; one round trip per
+    /// level of the foreign-key graph), UPDATEs of changed columns, DELETEs (children first).
+    pub async fn flush(&mut self) -> Result<(), OrmError> {
+        self.check_usable()?;
+        match flush::flush(self).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The transaction is aborted: roll it back now, so its locks go, and require an
+                // explicit rollback() of the session as SQLAlchemy does.
+                if let Some(client) = self.conn.take() {
+                    self.engine.log_event("ROLLBACK");
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    async fn autoflush(&mut self) -> Result<(), OrmError> {
+        if self.autoflush {
+            self.flush().await
+        } else {
+            self.check_usable()
+        }
+    }
+
+    /// Flushes and commits the transaction, then reloads the session's objects from the database
+    /// (see the module documentation).
+    pub async fn commit(&mut self) -> Result<(), OrmError> {
+        self.flush().await?;
+        if let Some(client) = self.conn.take() {
+            self.engine.log_event("COMMIT");
+            client.batch_execute("COMMIT").await?;
+        }
+        // The flushed state is now the committed state; deleted objects leave the session.
+        let deleted: Vec<ObjectId> = self
+            .store
+            .records
+            .iter()
+            .filter(|(_, r)| r.state == ObjectState::Deleted)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in deleted {
+            self.store.forget(id);
+        }
+        for record in self.store.records.values_mut() {
+            record.committed = Some(record.snapshot.clone());
+        }
+        if self.expire_on_commit {
+            self.reload_all().await?;
+            // The reload ran in a transaction of its own; end it.
+            if let Some(client) = self.conn.take() {
+                client.batch_execute("COMMIT").await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reloads every persistent object, one query per table.
+    async fn reload_all(&mut self) -> Result<(), OrmError> {
+        let mut by_table: Vec<(&'static Table, Vec<Arc<dyn ErasedObject>>)> = Vec::new();
+        for (id, object) in self.store.ordered() {
+            if self.store.state_of(id) != Some(ObjectState::Persistent) {
+                continue;
+            }
+            let table = object.table();
+            match by_table.iter_mut().find(|(t, _)| t.name == table.name) {
+                Some((_, objects)) => objects.push(object),
+                None => by_table.push((table, vec![object])),
+            }
+        }
+        for (table, objects) in by_table {
+            let Some(pk) = table.primary_key().next() else {
+                continue;
+            };
+            let pk_column = table.columns.get(pk).map(|c| c.name).unwrap_or("id");
+            let mut out = SqlBuilder::new();
+            out.push("SELECT ");
+            for (i, column) in table.columns.iter().enumerate() {
+                if i > 0 {
+                    out.push(", ");
+                }
+                out.push_column(table.name, column.name);
+            }
+            out.push(" \nFROM ")
+                .push_ident(table.name)
+                .push(" \nWHERE ");
+            out.push_column(table.name, pk_column).push(" IN (");
+            for (i, object) in objects.iter().enumerate() {
+                if i > 0 {
+                    out.push(", ");
+                }
+                out.push_bind(object.values().get(pk).cloned().unwrap_or(Value::Null));
+            }
+            out.push(")");
+            let (sql, params) = out.finish();
+            let rows = self.run(&sql, &params).await?;
+            for row in &rows {
+                let values = read_values(table, row)?;
+                let key = identity_key(table, &values);
+                if let Some(object) = self.store.lookup(&key) {
+                    self.overwrite(object, values.clone())?;
+                    if let Some(record) = self.store.records.get_mut(&key_id(&self.store, &key)) {
+                        record.committed = Some(values);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls the transaction back: pending objects are forgotten (transient again), objects
+    /// inserted in the transaction lose their generated columns and become transient, and
+    /// persistent objects get their database values back.
+    pub async fn rollback(&mut self) -> Result<(), OrmError> {
+        if let Some(client) = self.conn.take() {
+            self.engine.log_event("ROLLBACK");
+            client.batch_execute("ROLLBACK").await?;
+        }
+        self.failed = None;
+        let ids: Vec<ObjectId> = self.store.records.keys().copied().collect();
+        for id in ids {
+            let Some(record) = self.store.records.get(&id) else {
+                continue;
+            };
+            let object = record.object.get();
+            match (&record.committed, record.state) {
+                (_, ObjectState::Pending) | (None, _) => {
+                    if let Some(object) = object {
+                        let table = object.table();
+                        for (i, column) in table.columns.iter().enumerate() {
+                            if column.server_generated() {
+                                let _ = object.set_value(i, Value::Null);
+                            }
+                        }
+                    }
+                    self.store.forget(id);
+                }
+                (Some(committed), _) => {
+                    let committed = committed.clone();
+                    if let Some(object) = object {
+                        for (i, value) in committed.iter().enumerate() {
+                            let _ = object.set_value(i, value.clone());
+                        }
+                    }
+                    if let Some(record) = self.store.records.get_mut(&id) {
+                        record.snapshot = committed;
+                        record.state = ObjectState::Persistent;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls back any open transaction and detaches every object.
+    pub async fn close(&mut self) -> Result<(), OrmError> {
+        let result = self.rollback().await;
+        self.store = Store::default();
+        result
+    }
+
+    // ---- relationships ------------------------------------------------------------------------
+
+    /// Loads the children of a one-to-many relationship (`session.load(&author,
+    /// Author::ARTICLES)`): one query; the collection is then also available through
+    /// [`Obj::children`].
+    pub async fn load<P: Model, C: Model>(
+        &mut self,
+        parent: &Obj<P>,
+        relation: OneToMany<P, C>,
+    ) -> Result<Vec<Obj<C>>, OrmError> {
+        let loaded = self
+            .load_many(std::slice::from_ref(parent), relation)
+            .await?;
+        Ok(loaded.into_iter().next().unwrap_or_default())
+    }
+
+    /// Loads the children of many parents in one query (SQLAlchemy's `selectinload`): a loop
+    /// over 100 authors' articles costs one query, not 100. Returns each parent's children, in
+    /// the parents' order.
+    pub async fn load_many<P: Model, C: Model>(
+        &mut self,
+        parents: &[Obj<P>],
+        relation: OneToMany<P, C>,
+    ) -> Result<Vec<Vec<Obj<C>>>, OrmError> {
+        self.autoflush().await?;
+        let fk = relation.column();
+        let Some(fk_column) = C::TABLE.columns.get(fk) else {
+            return Err(OrmError::usage(
+                "the relationship's foreign key column does not exist",
+            ));
+        };
+        let target = fk_column.foreign_key.map(|f| f.column).unwrap_or("id");
+        let target_index = P::TABLE.column_index(target).unwrap_or(0);
+        let keys: Vec<Value> = parents
+            .iter()
+            .map(|p| {
+                p.read()
+                    .values()
+                    .get(target_index)
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
+        let query =
+            crate::query::select::<C>().filter(crate::expr::Condition(crate::expr::Expr::In {
+                expr: Box::new(crate::expr::Expr::Column {
+                    table: C::TABLE.name,
+                    column: fk_column.name,
+                }),
+                values: keys
+                    .iter()
+                    .filter(|k| !k.is_null())
+                    .cloned()
+                    .map(crate::expr::Expr::Value)
+                    .collect(),
+            }));
+        let children = self.all(&query).await?;
+        let mut grouped: Vec<Vec<Obj<C>>> = vec![Vec::new(); parents.len()];
+        for child in children {
+            let value = child
+                .read()
+                .values()
+                .get(fk)
+                .cloned()
+                .unwrap_or(Value::Null);
+            for (i, key) in keys.iter().enumerate() {
+                if !key.is_null()
+                    && *key == value
+                    && let Some(group) = grouped.get_mut(i)
+                {
+                    group.push(child.clone());
+                }
+            }
+        }
+        for (parent, children) in parents.iter().zip(&grouped) {
+            parent.note_cascade(relation);
+            let erased: Vec<Arc<dyn ErasedObject>> = children.iter().map(Obj::erased).collect();
+            obj::set_loaded_children(&parent.erased(), relation.key(), &erased);
+        }
+        Ok(grouped)
+    }
+
+    /// The parent of a many-to-one relationship: the linked object if set, else loaded by its
+    /// foreign key (from the identity map when it is there).
+    pub async fn load_parent<C: Model, P: Model>(
+        &mut self,
+        child: &Obj<C>,
+        relation: ManyToOne<C, P>,
+    ) -> Result<Option<Obj<P>>, OrmError> {
+        if let Some(parent) = child.related(relation) {
+            return Ok(Some(parent));
+        }
+        let value = child
+            .read()
+            .values()
+            .get(relation.column())
+            .cloned()
+            .unwrap_or(Value::Null);
+        if value.is_null() {
+            return Ok(None);
+        }
+        let mut pk = vec![Value::Null; P::TABLE.columns.len()];
+        if let Some(i) = P::TABLE.primary_key().next()
+            && let Some(slot) = pk.get_mut(i)
+        {
+            *slot = value.clone();
+        }
+        let parent = match self.store.lookup(&identity_key(P::TABLE, &pk)) {
+            Some(object) => Obj::from_erased(object),
+            None => {
+                let column = P::TABLE
+                    .primary_key()
+                    .next()
+                    .and_then(|i| P::TABLE.columns.get(i))
+                    .map(|c| c.name)
+                    .unwrap_or("id");
+                let query = crate::query::select::<P>().filter(crate::expr::Condition(
+                    crate::expr::Expr::Binary {
+                        op: crate::expr::BinOp::Eq,
+                        left: Box::new(crate::expr::Expr::Column {
+                            table: P::TABLE.name,
+                            column,
+                        }),
+                        right: Box::new(crate::expr::Expr::Value(value)),
+                    },
+                ));
+                self.first(&query).await?
+            }
+        };
+        if let Some(parent) = &parent {
+            obj::link_loaded(&child.erased(), relation.key(), &parent.erased());
+        }
+        Ok(parent)
+    }
+
+    // ---- queries ----------------------------------------------------------------------------------
+
+    /// Runs a query and returns its objects (from the identity map where already present).
+    pub async fn all<M: Model>(&mut self, query: &Select<M>) -> Result<Vec<Obj<M>>, OrmError> {
+        self.autoflush().await?;
+        let (sql, params) = query.sql();
+        let rows = self.run(&sql, &params).await?;
+        rows.iter()
+            .map(|row| self.object_from_row::<M>(row, false))
+            .collect()
+    }
+
+    /// The first object of a query (`LIMIT 1`), or `None`.
+    pub async fn first<M: Model>(&mut self, query: &Select<M>) -> Result<Option<Obj<M>>, OrmError> {
+        let limited = query.clone().limit(1);
+        Ok(self.all(&limited).await?.into_iter().next())
+    }
+
+    /// The object at position `index` of a query (the tutorial's `query(...)[2]`): `OFFSET index
+    /// LIMIT 1`.
+    pub async fn nth<M: Model>(
+        &mut self,
+        query: &Select<M>,
+        index: i64,
+    ) -> Result<Option<Obj<M>>, OrmError> {
+        let offset = query.clauses.offset.unwrap_or(0) + index;
+        let limited = query.clone().offset(offset).limit(1);
+        Ok(self.all(&limited).await?.into_iter().next())
+    }
+
+    /// Exactly one object: an error if the query finds none or several.
+    pub async fn one<M: Model>(&mut self, query: &Select<M>) -> Result<Obj<M>, OrmError> {
+        self.one_or_none(query)
+            .await?
+            .ok_or_else(|| OrmError::NotFound(format!("one() of {}", M::TABLE.name)))
+    }
+
+    /// At most one object: an error if the query finds several.
+    pub async fn one_or_none<M: Model>(
+        &mut self,
+        query: &Select<M>,
+    ) -> Result<Option<Obj<M>>, OrmError> {
+        let limited = query.clone().limit(2);
+        let mut objects = self.all(&limited).await?;
+        if objects.len() > 1 {
+            return Err(OrmError::MultipleRows(format!(
+                "one() of {}",
+                M::TABLE.name
+            )));
+        }
+        Ok(objects.pop())
+    }
+
+    /// The number of rows the query finds.
+    pub async fn count<M: Model>(&mut self, query: &Select<M>) -> Result<i64, OrmError> {
+        self.autoflush().await?;
+        let (sql, params) = query.count_sql();
+        let rows = self.run(&sql, &params).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| OrmError::NotFound("count".into()))?;
+        row.try_get::<_, i64>(0).map_err(OrmError::Driver)
+    }
+
+    /// Whether the query finds any row.
+    pub async fn exists<M: Model>(&mut self, query: &Select<M>) -> Result<bool, OrmError> {
+        self.autoflush().await?;
+        let (inner, params) = query.sql();
+        let sql = format!("SELECT EXISTS ({inner}) AS anon_1");
+        let rows = self.run(&sql, &params).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| OrmError::NotFound("exists".into()))?;
+        row.try_get::<_, bool>(0).map_err(OrmError::Driver)
+    }
+
+    /// Runs a column-subset query and returns its rows as tuples.
+    pub async fn all_columns<M: Model, C: ColumnTuple<M>>(
+        &mut self,
+        query: &SelectColumns<M, C>,
+    ) -> Result<Vec<C::Output>, OrmError> {
+        self.autoflush().await?;
+        let (sql, params) = query.sql();
+        let rows = self.run(&sql, &params).await?;
+        let types = query.columns.sql_types();
+        rows.iter()
+            .map(|row| {
+                let values = types
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ty)| Value::from_row(row, i, *ty))
+                    .collect::<Result<Vec<_>, _>>()?;
+                C::from_values(values)
+            })
+            .collect()
+    }
+
+    /// The tuple at position `index` of a column-subset query.
+    pub async fn nth_columns<M: Model, C: ColumnTuple<M> + Clone>(
+        &mut self,
+        query: &SelectColumns<M, C>,
+        index: i64,
+    ) -> Result<Option<C::Output>, OrmError> {
+        let offset = query.clauses.offset.unwrap_or(0) + index;
+        let limited = query.clone().offset(offset).limit(1);
+        Ok(self.all_columns(&limited).await?.into_iter().next())
+    }
+
+    /// The first tuple of a column-subset query.
+    pub async fn first_columns<M: Model, C: ColumnTuple<M> + Clone>(
+        &mut self,
+        query: &SelectColumns<M, C>,
+    ) -> Result<Option<C::Output>, OrmError> {
+        self.nth_columns(query, 0).await
+    }
+
+    /// The object for a row: the one in the identity map, or a new persistent one.
+    fn object_from_row<M: Model>(&mut self, row: &Row, weak: bool) -> Result<Obj<M>, OrmError> {
+        self.store.object_from_row(row, weak)
+    }
+
+    /// Runs a query and returns its objects one by one as the rows arrive (the connection reads
+    /// only as fast as they are consumed). Objects not already in the session are held weakly, so
+    /// iterating a large table holds a bounded amount of memory; keep a handle to an object you
+    /// change, or its change is lost with it.
+    pub async fn stream<M: Model>(
+        &mut self,
+        query: &Select<M>,
+    ) -> Result<ObjectStream<'_, M>, OrmError> {
+        self.autoflush().await?;
+        let (sql, params) = query.sql();
+        self.connection().await?;
+        let Session {
+            engine,
+            conn,
+            store,
+            ..
+        } = self;
+        let client = conn
+            .as_ref()
+            .ok_or_else(|| OrmError::usage("no connection"))?;
+        engine.log(&sql, &params, None);
+        let rows = client.query_raw(sql.as_str(), &as_params(&params)).await?;
+        Ok(ObjectStream::new(rows, store))
+    }
+
+    /// Updates the rows a query finds (`UPDATE ... SET ... WHERE ...`, one statement), and brings
+    /// the objects of those rows in the identity map up to date (SQLAlchemy's
+    /// `synchronize_session`). `onupdate` columns are set too. Returns the number of rows.
+    pub async fn update<M: Model>(
+        &mut self,
+        query: &Select<M>,
+        assignments: &[Assignment<M>],
+    ) -> Result<u64, OrmError> {
+        self.autoflush().await?;
+        if assignments.is_empty() {
+            return Ok(0);
+        }
+        let mut sets: Vec<(usize, Value)> = assignments
+            .iter()
+            .map(|a| (a.column, a.value.clone()))
+            .collect();
+        for (i, column) in M::TABLE.columns.iter().enumerate() {
+            if let Some(onupdate) = column.onupdate
+                && !sets.iter().any(|(c, _)| *c == i)
+            {
+                sets.push((i, (onupdate.make)()));
+            }
+        }
+        let mut out = SqlBuilder::new();
+        out.push("UPDATE ").push_ident(M::TABLE.name).push(" SET ");
+        for (n, (i, value)) in sets.iter().enumerate() {
+            if n > 0 {
+                out.push(", ");
+            }
+            let name = M::TABLE.columns.get(*i).map(|c| c.name).unwrap_or("");
+            out.push_ident(name).push("=").push_bind(value.clone());
+        }
+        query.clauses.write_where(&mut out);
+        out.push(" RETURNING ");
+        let pk: Vec<usize> = M::TABLE.primary_key().collect();
+        for (n, i) in pk.iter().enumerate() {
+            if n > 0 {
+                out.push(", ");
+            }
+            out.push_column(
+                M::TABLE.name,
+                M::TABLE.columns.get(*i).map(|c| c.name).unwrap_or(""),
+            );
+        }
+        let (sql, params) = out.finish();
+        let rows = self.run(&sql, &params).await?;
+        for row in &rows {
+            let mut key_values = vec![Value::Null; M::TABLE.columns.len()];
+            for (n, i) in pk.iter().enumerate() {
+                if let (Some(slot), Some(column)) =
+                    (key_values.get_mut(*i), M::TABLE.columns.get(*i))
+                {
+                    *slot = Value::from_row(row, n, column.sql_type)?;
+                }
+            }
+            let key = identity_key(M::TABLE, &key_values);
+            if let Some(object) = self.store.lookup(&key) {
+                let id = object.object_id();
+                for (i, value) in &sets {
+                    object.set_value(*i, value.clone())?;
+                    if let Some(record) = self.store.records.get_mut(&id)
+                        && let Some(slot) = record.snapshot.get_mut(*i)
+                    {
+                        *slot = value.clone();
+                    }
+                }
+            }
+        }
+        Ok(rows.len() as u64)
+    }
+
+    /// Deletes the rows a query finds (one statement); their objects in the identity map are
+    /// marked deleted. Returns the number of rows.
+    pub async fn delete_where<M: Model>(&mut self, query: &Select<M>) -> Result<u64, OrmError> {
+        self.autoflush().await?;
+        let mut out = SqlBuilder::new();
+        out.push("DELETE FROM ").push_ident(M::TABLE.name);
+        query.clauses.write_where(&mut out);
+        out.push(" RETURNING ");
+        let pk: Vec<usize> = M::TABLE.primary_key().collect();
+        for (n, i) in pk.iter().enumerate() {
+            if n > 0 {
+                out.push(", ");
+            }
+            out.push_column(
+                M::TABLE.name,
+                M::TABLE.columns.get(*i).map(|c| c.name).unwrap_or(""),
+            );
+        }
+        let (sql, params) = out.finish();
+        let rows = self.run(&sql, &params).await?;
+        for row in &rows {
+            let mut key_values = vec![Value::Null; M::TABLE.columns.len()];
+            for (n, i) in pk.iter().enumerate() {
+                if let (Some(slot), Some(column)) =
+                    (key_values.get_mut(*i), M::TABLE.columns.get(*i))
+                {
+                    *slot = Value::from_row(row, n, column.sql_type)?;
+                }
+            }
+            let key = identity_key(M::TABLE, &key_values);
+            if let Some(id) = self.store.identity.get(&key).copied()
+                && let Some(record) = self.store.records.get_mut(&id)
+            {
+                // Gone from the database already: nothing left to flush for it.
+                record.state = ObjectState::Deleted;
+                record.snapshot.clear();
+                self.store.identity.remove(&key);
+            }
+        }
+        Ok(rows.len() as u64)
+    }
+
+    /// Runs SQL with bound parameters in the session's transaction (the escape hatch) and
+    /// returns the driver's rows.
+    pub async fn execute_raw(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OrmError> {
+        self.autoflush().await?;
+        self.run(sql, params).await
+    }
+
+    /// Runs SQL with bound parameters whose rows are whole rows of `M`'s table (all columns, in
+    /// table order), and returns them as objects through the identity map.
+    pub async fn query_raw<M: Model>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<Obj<M>>, OrmError> {
+        let rows = self.execute_raw(sql, params).await?;
+        rows.iter()
+            .map(|row| self.object_from_row::<M>(row, false))
+            .collect()
+    }
+}
+
+fn key_id(store: &Store, key: &IdentityKey) -> ObjectId {
+    store.identity.get(key).copied().unwrap_or(0)
+}
+
+/// Reads a whole row of `table` (its columns in order).
+pub(crate) fn read_values(table: &'static Table, row: &Row) -> Result<Vec<Value>, OrmError> {
+    table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| Value::from_row(row, i, column.sql_type))
+        .collect()
+}
+
+/// `pk1 = $1 AND pk2 = $2` for an object's primary key values.
+pub(crate) fn pk_condition(table: &'static Table, values: &[Value]) -> Option<crate::expr::Expr> {
+    let mut condition: Option<crate::expr::Expr> = None;
+    for i in table.primary_key() {
+        let column = table.columns.get(i)?;
+        let value = values.get(i)?.clone();
+        if value.is_null() {
+            return None;
+        }
+        let term = crate::expr::Expr::Binary {
+            op: crate::expr::BinOp::Eq,
+            left: Box::new(crate::expr::Expr::Column {
+                table: table.name,
+                column: column.name,
+            }),
+            right: Box::new(crate::expr::Expr::Value(value)),
+        };
+        condition = Some(match condition {
+            None => term,
+            Some(previous) => crate::expr::Expr::Binary {
+                op: crate::expr::BinOp::And,
+                left: Box::new(previous),
+                right: Box::new(term),
+            },
+        });
+    }
+    condition
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! The session against a real server, with the tutorial's models written out by hand.
+
+use harness::{AuthMethod, TestServer};
+
+use crate::Obj;
+use crate::engine::Engine;
+use crate::query::{select, select_columns};
+use crate::session::{ObjectState, Session};
+use crate::test_models::{Article, Author};
+
+const DDL: &str = "CREATE TABLE authors (id SERIAL NOT NULL, firstname VARCHAR(100), lastname VARCHAR(100), \
+    email VARCHAR(255) NOT NULL, joined TIMESTAMP WITHOUT TIME ZONE, PRIMARY KEY (id)); \
+    CREATE TABLE articles (id SERIAL NOT NULL, slug VARCHAR(100) NOT NULL, title VARCHAR(100) NOT NULL, \
+    created_on TIMESTAMP WITHOUT TIME ZONE, updated_on TIMESTAMP WITHOUT TIME ZONE, content TEXT, \
+    author_id INTEGER, PRIMARY KEY (id), UNIQUE (slug), FOREIGN KEY(author_id) REFERENCES authors (id))";
+
+async fn engine() -> Engine {
+    let server = TestServer::shared(AuthMethod::Trust);
+    let db = server.fresh_database().await.unwrap();
+    let conninfo = server.connection_string(server.superuser(), None, &db, false);
+    let engine = crate::create_engine(&conninfo).unwrap();
+    let client = engine.pool().get().await.unwrap();
+    client.batch_execute(DDL).await.unwrap();
+    drop(client);
+    engine
+}
+
+fn article(slug: &str, title: &str) -> Obj<Article> {
+    Obj::new(Article {
+        slug: slug.into(),
+        title: title.into(),
+        content: Some("Lorem ipsum".into()),
+        ..Default::default()
+    })
+}
+
+fn author(name: &str) -> Obj<Author> {
+    Obj::new(Author {
+        firstname: Some(name.into()),
+        email: format!("{name}@example.com"),
+        ..Default::default()
+    })
+}
+
+/// The tutorial's steps, with what each must print.
+#[tokio::test]
+async fn the_tutorial_sequence() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    let ezz = author("ezz");
+    let ahmed = author("ahmed");
+    let article1 = article("clean-python", "How to Write Clean Python");
+    article1.set(Article::AUTHOR, &ezz);
+    session.add(&article1);
+    // Adding the article cascades to its unsaved author.
+    assert_eq!(session.state(&ezz), ObjectState::Pending);
+    session.commit().await.unwrap();
+    assert_eq!(article1.read().title, "How to Write Clean Python");
+    assert_eq!(article1.read().id, Some(1));
+    assert_eq!(article1.read().author_id, ezz.read().id);
+    assert!(
+        ezz.read().joined.is_some(),
+        "the client-side default was applied"
+    );
+
+    let article2 = article(
+        "postgresql-system-catalogs-metadata",
+        "How to Get Metadata from PostgreSQL System Catalogs",
+    );
+    article2.write().created_on = chrono::NaiveDate::from_ymd_opt(2022, 8, 29)
+        .unwrap()
+        .and_hms_opt(0, 0, 0);
+    article2.set(Article::AUTHOR, &ezz);
+    let article3 = article(
+        "sqlalchemy-postgres",
+        "Interacting with Databases using SQLAlchemy with PostgreSQL",
+    );
+    article3.set(Article::AUTHOR, &ahmed);
+    session.add(&article2);
+    session.add(&article3);
+    session.flush().await.unwrap();
+    assert_eq!(article1.read().id, Some(1));
+    assert_eq!(article3.read().author_id, ahmed.read().id);
+    assert!(ahmed.read().id.is_some());
+
+    article2.write().slug = "postgresql-system-catalogs".into();
+    let clean = session
+        .first(&select::<Article>().filter(Article::SLUG.eq("clean-python")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        clean == article1,
+        "the identity map hands back the same object"
+    );
+    clean.write().title = "Clean Python".into();
+    assert_eq!(article1.read().title, "Clean Python");
+
+    let query = select::<Article>().filter(Article::SLUG.eq("clean-python"));
+    let updated = session
+        .update(&query, &[Article::TITLE.set("Cleaner Python")])
+        .await
+        .unwrap();
+    assert_eq!(updated, 1);
+    assert_eq!(
+        session.first(&query).await.unwrap().unwrap().read().title,
+        "Cleaner Python"
+    );
+
+    let titles: Vec<String> = session
+        .all(&select::<Article>())
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.read().title.clone())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Interacting with Databases using SQLAlchemy with PostgreSQL",
+            "How to Get Metadata from PostgreSQL System Catalogs",
+            "Cleaner Python"
+        ]
+    );
+    let mut stream = session.stream(&select::<Article>()).await.unwrap();
+    let mut streamed = Vec::new();
+    while let Some(a) = stream.next().await {
+        streamed.push(a.unwrap().read().title.clone());
+    }
+    drop(stream);
+    assert_eq!(streamed, titles);
+    let third = session
+        .nth_columns(
+            &select_columns::<Article, _>((Article::SLUG, Article::TITLE)),
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        third,
+        Some(("clean-python".to_owned(), "Cleaner Python".to_owned()))
+    );
+    assert_eq!(
+        session
+            .first(&select::<Article>())
+            .await
+            .unwrap()
+            .unwrap()
+            .read()
+            .id,
+        Some(3)
+    );
+    let ordered: Vec<String> = session
+        .all(&select::<Article>().order_by(Article::TITLE.desc()))
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.read().title.clone())
+        .collect();
+    assert_eq!(
+        ordered[0],
+        "Interacting with Databases using SQLAlchemy with PostgreSQL"
+    );
+    session.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn rollback_restores_and_a_failed_flush_names_the_constraint() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    let a = article("one", "One");
+    session.add(&a);
+    session.commit().await.unwrap();
+
+    a.write().title = "Changed".into();
+    let b = article("two", "Two");
+    session.add(&b);
+    session.flush().await.unwrap();
+    assert!(b.read().id.is_some());
+    session.rollback().await.unwrap();
+    assert_eq!(
+        a.read().title,
+        "One",
+        "persistent objects get their database values back"
+    );
+    assert_eq!(
+        b.read().id,
+        None,
+        "an object inserted in the rolled-back transaction is transient again"
+    );
+    assert_eq!(session.state(&b), ObjectState::Transient);
+
+    let duplicate = article("one", "Duplicate");
+    session.add(&duplicate);
+    let err = session.flush().await.unwrap_err();
+    assert_eq!(err.code(), Some(&pg_wire::SqlState::UNIQUE_VIOLATION));
+    assert!(err.to_string().contains("articles_slug_key"), "{err}");
+    assert!(
+        session.all(&select::<Article>()).await.is_err(),
+        "the session needs a rollback first"
+    );
+    session.rollback().await.unwrap();
+    assert_eq!(session.state(&duplicate), ObjectState::Transient);
+    let n = session.count(&select::<Article>()).await.unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn a_flush_is_one_round_trip_per_level_and_relationships_load() {
+    let engine = engine().await;
+    let mut session: Session = engine.session();
+    let authors: Vec<Obj<Author>> = (0..20).map(|i| author(&format!("a{i}"))).collect();
+    for (i, author) in authors.iter().enumerate() {
+        for j in 0..5 {
+            let a = article(&format!("s{i}-{j}"), "T");
+            author.push(Author::ARTICLES, &a);
+        }
+        session.add(author);
+    }
+    session.commit().await.unwrap();
+    assert_eq!(session.count(&select::<Article>()).await.unwrap(), 100);
+    let mut fresh = engine.session();
+    let loaded_authors = fresh
+        .all(&select::<Author>().order_by(Author::ID.asc()))
+        .await
+        .unwrap();
+    let children = fresh
+        .load_many(&loaded_authors, Author::ARTICLES)
+        .await
+        .unwrap();
+    assert!(children.iter().all(|c| c.len() == 5));
+    assert_eq!(loaded_authors[3].children(Author::ARTICLES).len(), 5);
+    let child = &children[3][0];
+    assert!(child.related(Article::AUTHOR).unwrap() == loaded_authors[3]);
+    // Deleting a parent without cascade sets the loaded children's foreign key to NULL.
+    fresh.delete(&loaded_authors[0]);
+    fresh.commit().await.unwrap();
+    let orphans = fresh
+        .count(&select::<Article>().filter(Article::CONTENT.is_not_null()))
+        .await
+        .unwrap();
+    assert_eq!(orphans, 100);
+}
