@@ -42,7 +42,7 @@ usage: pg-bench [--runs N] [--scenario NAME]... [--core N] [--pgbench-seconds S]
   --runs N              timed runs per driver and scenario, alternating drivers (default 7)
   --scenario NAME       run only these (repeatable, or comma-separated): simple (1), prepared (2),
                         fetch (3), insert (4), pipeline (5), batch (6),
-                        batch-atomic (6a, extra: one Sync), copy-text (7t),
+                        batch-sync-each (6a, extra: a Sync per statement), copy-text (7t),
                         copy-binary (7b), copy (7: both), stream (8), pgbench; default: all
   --core N              the core the bench, the server and pgbench are pinned to
                         (default: the last one)
@@ -382,7 +382,7 @@ fn title(scenario: Scenario) -> &'static str {
         Scenario::Insert => "10k INSERTs, one tx",
         Scenario::Pipeline => "10k SELECT $1, 64 in flight",
         Scenario::Batch => "10k SELECT $1, batch (tp: 5)",
-        Scenario::BatchAtomic => "  same, atomic batch (tp: 5)",
+        Scenario::BatchAtomic => "  same, Sync each (tp: 5)",
         Scenario::CopyText => "COPY 1M rows, text",
         Scenario::CopyBinary => "COPY 1M rows, binary",
         Scenario::Stream => "stream 5M rows",
@@ -435,8 +435,7 @@ fn print_report(results: &[ScenarioResult], references: &[PgbenchResult], runs: 
             println!(
                 "(6): tokio-postgres has no explicit batch API; its figure is its implicit \
                  pipelining of (5), run again alternately with pg-wire's batch. (6a) is not in \
-                 the issue's list: the batch with one Sync at the end (`Batch::atomic`), as \
-                 pgbench's pipeline script sends it."
+                 the issue's list: the batch with a Sync after every statement (`Batch::sync_each`)."
             );
         }
         println!();

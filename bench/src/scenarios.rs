@@ -98,7 +98,7 @@ impl Scenario {
             Scenario::Insert => "insert",
             Scenario::Pipeline => "pipeline",
             Scenario::Batch => "batch",
-            Scenario::BatchAtomic => "batch-atomic",
+            Scenario::BatchAtomic => "batch-sync-each",
             Scenario::CopyText => "copy-text",
             Scenario::CopyBinary => "copy-binary",
             Scenario::Stream => "stream",
@@ -144,12 +144,12 @@ impl Scenario {
                  (futures-util `buffered`)"
             ),
             Scenario::Batch => format!(
-                "{PIPELINED} x prepared `SELECT $1::int4`: pg-wire in one `client.batch()`; \
+                "{PIPELINED} x prepared `SELECT $1::int4`: pg-wire in one `client.batch()` (one Sync); \
                  tokio-postgres has no batch API, so it runs (5) again (implicit pipelining)"
             ),
-            Scenario::BatchAtomic => "not in the issue's list: (6) with `Batch::atomic()` (one \
-                                       Sync for the whole batch, as in pgbench's pipeline \
-                                       script); tokio-postgres runs (5) again"
+            Scenario::BatchAtomic => "not in the issue's list: (6) with `Batch::sync_each()` (a \
+                                       Sync after every statement, each its own implicit \
+                                       transaction); tokio-postgres runs (5) again"
                 .to_owned(),
             Scenario::CopyText => {
                 format!(
@@ -541,10 +541,10 @@ impl Bench {
         Ok(start.stop(PIPELINED.into()))
     }
 
-    // (6) the same 10,000 queries in one explicit batch (pg-wire only); `atomic`: one Sync at the
-    // end instead of one per statement.
+    // (6) the same 10,000 queries in one explicit batch (pg-wire only), one Sync at the end;
+    // `sync_each`: a Sync after every statement instead.
 
-    async fn pg_batch(&mut self, atomic: bool) -> Result<Measurement, BoxError> {
+    async fn pg_batch(&mut self, sync_each: bool) -> Result<Measurement, BoxError> {
         let statement = &self.pg_statements.select_param;
         let start = Timer::start();
         let values: Vec<i32> = (0..PIPELINED as i32).collect();
@@ -554,8 +554,8 @@ impl Bench {
         for p in &params {
             batch.query(statement, p);
         }
-        if atomic {
-            batch.atomic();
+        if sync_each {
+            batch.sync_each();
         }
         let results = batch.run().await?;
         check(results.len() == values.len(), "missing batch results")?;

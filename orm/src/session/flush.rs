@@ -443,7 +443,6 @@ async fn run_batch(
     let params: Vec<Vec<&(dyn pg_wire::types::ToSql + Sync)>> =
         statements.iter().map(|s| as_params(&s.params)).collect();
     let mut batch = client.batch();
-    batch.atomic();
     for (statement, params) in statements.iter().zip(&params) {
         batch.query(statement.sql.as_str(), params);
     }

@@ -1,9 +1,11 @@
 //! The explicit batch API: many statements sent in one round trip.
 //!
-//! By default each statement is followed by its own Sync, so each runs in its own implicit
-//! transaction and a failing statement fails only itself. [`Batch::atomic`] puts one Sync at the
-//! end instead: the whole batch is one implicit transaction, and after a failure the server skips
-//! the rest, which is reported as [`ErrorKind::Skipped`](crate::ErrorKind::Skipped).
+//! By default the batch ends with one Sync: the statements run as one implicit transaction (inside
+//! an explicit transaction, as part of it), a failing statement fails its own item, and the server
+//! skips the rest up to the Sync, which is reported as [`ErrorKind::Skipped`](crate::ErrorKind::Skipped)
+//! (the statements before the failure are rolled back with the implicit transaction).
+//! [`Batch::sync_each`] puts a Sync after every statement instead, so each runs on its own and a
+//! failure affects only itself, at the cost of a ReadyForQuery per statement.
 //!
 //! Writing and reading run together, so a batch larger than the socket buffers cannot deadlock
 //! against a server that blocks sending results nobody reads yet.
@@ -47,14 +49,14 @@ pub struct BatchResult {
 pub struct Batch<'c, 'a> {
     client: &'c Client,
     items: Vec<(StatementRef<'a>, &'a [&'a (dyn ToSql + Sync)])>,
-    atomic: bool,
+    sync_each: bool,
 }
 
 impl std::fmt::Debug for Batch<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batch")
             .field("statements", &self.items.len())
-            .field("atomic", &self.atomic)
+            .field("sync_each", &self.sync_each)
             .finish()
     }
 }
@@ -64,7 +66,7 @@ impl<'c, 'a> Batch<'c, 'a> {
         Batch {
             client,
             items: Vec::new(),
-            atomic: false,
+            sync_each: false,
         }
     }
 
@@ -77,11 +79,10 @@ impl<'c, 'a> Batch<'c, 'a> {
         self
     }
 
-    /// Runs the whole batch as one implicit transaction (one Sync at the end): if a statement
-    /// fails, the ones before it are rolled back and the ones after it are skipped. Inside an
-    /// explicit transaction, a failure aborts that transaction.
-    pub fn atomic(&mut self) -> &mut Self {
-        self.atomic = true;
+    /// Puts a Sync after every statement: each runs in its own implicit transaction and a failure
+    /// affects only its own item (the default is one Sync at the end; see the module docs).
+    pub fn sync_each(&mut self) -> &mut Self {
+        self.sync_each = true;
         self
     }
 
@@ -109,7 +110,7 @@ impl<'c, 'a> Batch<'c, 'a> {
             let (prepared, _) = client.resolve_ref(*statement).await?;
             statements.push(prepared);
         }
-        // Encode every statement; one that cannot be encoded fails alone (or, atomic, the batch).
+        // Encode every statement; one that cannot be encoded fails alone (with sync_each) or fails the batch.
         let mut results: Vec<Option<Result<BatchResult, Error>>> =
             Vec::with_capacity(self.items.len());
         let mut sent: Vec<(usize, &Statement)> = Vec::with_capacity(self.items.len());
@@ -118,7 +119,7 @@ impl<'c, 'a> Batch<'c, 'a> {
             let start = encoded.len();
             let item = check_params(statement, params).and_then(|()| {
                 encode_execution(&mut encoded, Execution::all(statement), params)?;
-                if !self.atomic {
+                if self.sync_each {
                     frontend::sync(&mut encoded);
                 }
                 Ok(())
@@ -134,11 +135,15 @@ impl<'c, 'a> Batch<'c, 'a> {
                 }
             }
         }
-        if self.atomic && sent.len() < self.items.len() {
+        if !self.sync_each && sent.len() < self.items.len() {
             return Ok(results
                 .into_iter()
                 .map(|r| {
-                    r.unwrap_or_else(|| Err(Error::skipped("not executed: another statement of the atomic batch could not be encoded")))
+                    r.unwrap_or_else(|| {
+                        Err(Error::skipped(
+                            "not executed: another statement of the batch could not be encoded",
+                        ))
+                    })
                 })
                 .collect());
         }
@@ -148,7 +153,7 @@ impl<'c, 'a> Batch<'c, 'a> {
                 .map(|r| r.unwrap_or_else(|| Ok(BatchResult::default())))
                 .collect());
         }
-        let syncs = if self.atomic {
+        let syncs = if !self.sync_each {
             frontend::sync(&mut encoded);
             1
         } else {
@@ -185,7 +190,7 @@ impl<'c, 'a> Batch<'c, 'a> {
                         response = None;
                     }
                     BackendMessage::ReadyForQuery(_) => {
-                        if !self.atomic && !skipping {
+                        if self.sync_each && !skipping {
                             // One statement per Sync: this one is complete.
                             if let Some(slot) = index.and_then(|i| results.get_mut(i)) {
                                 *slot = Some(Ok(std::mem::take(&mut result)));
@@ -222,7 +227,7 @@ impl<'c, 'a> Batch<'c, 'a> {
                             Event::Complete(rows) => result.rows_affected = rows,
                             Event::Suspended | Event::Nothing => {}
                         }
-                        if state.is_done() && self.atomic {
+                        if state.is_done() && !self.sync_each {
                             if let Some(slot) = index.and_then(|i| results.get_mut(i)) {
                                 *slot = Some(Ok(std::mem::take(&mut result)));
                             }

@@ -12,7 +12,7 @@ use futures_core::Stream;
 use crate::connection::Receiver;
 use crate::error::Error;
 use crate::proto::ProtocolError;
-use crate::proto::backend::BackendMessage;
+use crate::proto::backend::{BackendMessage, DataRow, tag};
 use crate::proto::frontend::{self, BindError, BindValue};
 use crate::row::{Column, Row};
 use crate::statement::{Statement, StatementKind};
@@ -254,6 +254,11 @@ impl ExecutionResponse {
         self.phase >= Phase::Rows
     }
 
+    /// Whether rows are expected now.
+    pub(crate) fn in_rows(&self) -> bool {
+        self.phase == Phase::Rows
+    }
+
     /// Whether every response of the execution arrived.
     pub(crate) fn is_done(&self) -> bool {
         self.phase == Phase::Done
@@ -457,8 +462,8 @@ impl<'c> RowStream<'c> {
         let Some(receiver) = self.receiver.as_mut() else {
             return Poll::Ready(None);
         };
-        let message = match ready!(receiver.poll_next(cx)) {
-            Ok(message) => message,
+        let frame = match ready!(receiver.poll_next_frame(cx)) {
+            Ok(frame) => frame,
             Err(e) => {
                 self.receiver = None;
                 // A FATAL ErrorResponse comes right before the end of the stream: report it.
@@ -466,6 +471,27 @@ impl<'c> RowStream<'c> {
                     Some(server_error) => server_error.with_cause(e),
                     None => e,
                 };
+                return Poll::Ready(Some(Err(error)));
+            }
+        };
+        // The row path: a DataRow goes straight to a Row, without the general message enum.
+        if frame.tag == tag::DATA_ROW && self.response.in_rows() {
+            let row = DataRow::parse(frame.body)
+                .and_then(|data| Row::new(self.response.columns().clone(), data));
+            return Poll::Ready(Some(match row {
+                Ok(row) => Ok(Some(row)),
+                Err(e) => {
+                    let error = receiver.connection().fail(Error::protocol(e));
+                    self.receiver = None;
+                    Err(error)
+                }
+            }));
+        }
+        let message = match frame.decode() {
+            Ok(message) => message,
+            Err(e) => {
+                let error = receiver.connection().fail(Error::protocol(e));
+                self.receiver = None;
                 return Poll::Ready(Some(Err(error)));
             }
         };

@@ -46,6 +46,7 @@ use crate::config::Target;
 use crate::error::{DbError, Error};
 use crate::net::WriteHalf;
 use crate::proto::backend::{BackendKeyData, BackendMessage, Notification, TransactionStatus, tag};
+use crate::proto::frame::Frame;
 use crate::proto::{ProtocolError, frontend, startup};
 
 mod connect;
@@ -53,6 +54,9 @@ mod reader;
 
 pub(crate) use connect::connect;
 use reader::Reader;
+
+/// How many bytes queued behind a request's own are written along with them.
+const COALESCE: usize = 64 * 1024;
 
 /// A callback for NoticeResponse messages (warnings and notices the server sends).
 pub type NoticeHandler = Arc<dyn Fn(&DbError) + Send + Sync>;
@@ -73,6 +77,9 @@ pub(crate) struct Connection {
     /// How many outbox bytes have been written to the socket (a copy of the writer's count that can
     /// be read without its lock).
     written: AtomicU64,
+    /// Signalled whenever `written` advances, so a request whose bytes another request wrote for
+    /// it stops waiting for the writer.
+    write_progress: tokio::sync::Notify,
     parameters: RwLock<HashMap<String, String>>,
     notice_handler: RwLock<NoticeHandler>,
     notifications: Mutex<NotificationQueue>,
@@ -212,16 +219,33 @@ impl<'c> Receiver<'c> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<BackendMessage, Error>> {
+        let frame = ready!(self.poll_next_frame(cx))?;
+        Poll::Ready(
+            frame
+                .decode()
+                .map_err(|e| self.conn.fail(Error::protocol(e))),
+        )
+    }
+
+    /// The next message of this request's response, not yet decoded (the row path decodes
+    /// DataRow frames itself). ReadyForQuery is counted here.
+    pub(crate) fn poll_next_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Frame, Error>> {
         if self.ticket.finished {
             return Poll::Ready(Err(Error::usage(
                 "read past the end of a request's responses",
             )));
         }
-        let message = ready!(self.conn.poll_read_message(&mut self.reader, cx))?;
-        if let BackendMessage::ReadyForQuery(status) = message {
-            self.ticket.finished = self.conn.ready_for_query(status);
+        let frame = ready!(self.conn.poll_read_frame(&mut self.reader, cx))?;
+        if frame.tag == tag::READY_FOR_QUERY {
+            match frame.clone().decode() {
+                Ok(BackendMessage::ReadyForQuery(status)) => {
+                    self.ticket.finished = self.conn.ready_for_query(status);
+                }
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(self.conn.fail(Error::protocol(e)))),
+            }
         }
-        Poll::Ready(Ok(message))
+        Poll::Ready(Ok(frame))
     }
 
     /// The next message of this request's response (see [`Receiver::poll_next`]).
@@ -346,6 +370,7 @@ impl Connection {
             }),
             reader: tokio::sync::Mutex::new(reader),
             written: AtomicU64::new(0),
+            write_progress: tokio::sync::Notify::new(),
             parameters: RwLock::new(session.parameters),
             notice_handler: RwLock::new(Arc::new(log_notice)),
             notifications: Mutex::new(NotificationQueue {
@@ -434,7 +459,8 @@ impl Connection {
             writer,
             released: false,
         };
-        self.write_locked(&mut exclusive.writer, ticket.end).await?;
+        self.write_locked(&mut exclusive.writer, ticket.end, 0)
+            .await?;
         // The query is out whole: until the server says otherwise, nothing needs a CopyFail.
         Ok((ticket, exclusive))
     }
@@ -442,20 +468,37 @@ impl Connection {
     /// Writes queued bytes until everything up to `end` is on the socket. Bytes queued after
     /// `end` are left to their own requests.
     pub(crate) async fn write_until(&self, end: u64) -> Result<(), Error> {
-        if self.written.load(Ordering::Acquire) >= end {
-            return Ok(());
+        loop {
+            // Registered before the check, so progress made in between is not missed.
+            let progress = self.write_progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            if self.written.load(Ordering::Acquire) >= end {
+                return Ok(());
+            }
+            tokio::select! {
+                biased;
+                mut writer = self.writer.lock() => return self.write_locked(&mut writer, end, COALESCE).await,
+                () = &mut progress => {}
+            }
         }
-        let mut writer = self.writer.lock().await;
-        self.write_locked(&mut writer, end).await
     }
 
-    async fn write_locked(&self, writer: &mut Writer, end: u64) -> Result<(), Error> {
+    /// Writes up to `end`. What is queued right behind it is taken along in the same write, up to
+    /// `coalesce` bytes, so pipelined requests share system calls; a write never waits for bytes
+    /// beyond `end`, so a large payload queued later cannot hold this request up.
+    async fn write_locked(
+        &self,
+        writer: &mut Writer,
+        end: u64,
+        coalesce: usize,
+    ) -> Result<(), Error> {
         while writer.written < end {
             if writer.inflight.is_empty() && writer.direct.is_empty() {
                 let mut core = self.lock_core();
                 let wanted =
                     usize::try_from(end.saturating_sub(core.outbox_start)).unwrap_or(usize::MAX);
-                let take = wanted.min(core.outbox.len());
+                let take = wanted.max(coalesce).min(core.outbox.len());
                 if take == 0 {
                     // Nothing queued up to `end` remains: it was all taken by an earlier write.
                     break;
@@ -496,6 +539,7 @@ impl Connection {
                 if from_outbox {
                     *written += n as u64;
                     self.written.store(*written, Ordering::Release);
+                    self.write_progress.notify_waiters();
                 }
                 Poll::Ready(Ok(()))
             }
@@ -711,19 +755,38 @@ impl Connection {
         Poll::Ready(result.map_err(|e| self.fail(e)))
     }
 
-    /// Reads the next message addressed to a request, dispatching notices, notifications and
-    /// parameter changes. Any read error closes the connection.
+    /// Reads the next frame addressed to a request, dispatching notices, notifications and
+    /// parameter changes (recognised by their type byte, so other frames are not decoded here).
+    /// Any read error closes the connection.
+    fn poll_read_frame(
+        &self,
+        reader: &mut Reader,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Frame, Error>> {
+        loop {
+            let frame = match ready!(reader.poll_next_frame(cx)) {
+                Ok(frame) => frame,
+                Err(e) => return Poll::Ready(Err(self.fail(e))),
+            };
+            if !matches!(
+                frame.tag,
+                tag::NOTICE_RESPONSE | tag::NOTIFICATION_RESPONSE | tag::PARAMETER_STATUS
+            ) {
+                return Poll::Ready(Ok(frame));
+            }
+            let message = frame.decode().map_err(|e| self.fail(Error::protocol(e)))?;
+            self.dispatch_async(message)?;
+        }
+    }
+
+    /// Reads the next message addressed to a request (see [`Connection::poll_read_frame`]).
     fn poll_read_message(
         &self,
         reader: &mut Reader,
         cx: &mut Context<'_>,
     ) -> Poll<Result<BackendMessage, Error>> {
-        loop {
-            let message = ready!(self.poll_frame(reader, cx))?;
-            if let Some(message) = self.dispatch_async(message)? {
-                return Poll::Ready(Ok(message));
-            }
-        }
+        let frame = ready!(self.poll_read_frame(reader, cx))?;
+        Poll::Ready(frame.decode().map_err(|e| self.fail(Error::protocol(e))))
     }
 
     /// Handles a message that may arrive at any time; returns the others.

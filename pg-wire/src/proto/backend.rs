@@ -128,7 +128,7 @@ impl BackendMessage {
             }
             tag::COPY_DATA => BackendMessage::CopyData(body),
             tag::COPY_DONE => empty(&body, "CopyDone", BackendMessage::CopyDone)?,
-            tag::DATA_ROW => BackendMessage::DataRow(DataRow::decode(body)?),
+            tag::DATA_ROW => BackendMessage::DataRow(DataRow::parse(body)?),
             tag::EMPTY_QUERY_RESPONSE => empty(
                 &body,
                 "EmptyQueryResponse",
@@ -433,15 +433,72 @@ impl CopyResponse {
 pub struct DataRow {
     body: Bytes,
     /// Per field: the offset of its value in `body`, and its length (`-1` for NULL).
-    fields: Vec<(u32, i32)>,
+    fields: Fields,
+}
+
+/// Rows with at most this many fields keep their field positions inline, without an allocation.
+const INLINE_FIELDS: usize = 8;
+
+/// The field positions of a row: inline for narrow rows (most rows), on the heap otherwise.
+#[derive(Clone, PartialEq, Eq)]
+enum Fields {
+    Inline {
+        len: usize,
+        items: [(u32, i32); INLINE_FIELDS],
+    },
+    Heap(Vec<(u32, i32)>),
+}
+
+impl Fields {
+    fn with_capacity(count: usize) -> Fields {
+        if count <= INLINE_FIELDS {
+            Fields::Inline {
+                len: 0,
+                items: [(0, -1); INLINE_FIELDS],
+            }
+        } else {
+            Fields::Heap(Vec::with_capacity(count))
+        }
+    }
+
+    fn push(&mut self, field: (u32, i32)) {
+        match self {
+            Fields::Inline { len, items } => match items.get_mut(*len) {
+                Some(slot) => {
+                    *slot = field;
+                    *len += 1;
+                }
+                None => {
+                    let mut heap = items.to_vec();
+                    heap.push(field);
+                    *self = Fields::Heap(heap);
+                }
+            },
+            Fields::Heap(fields) => fields.push(field),
+        }
+    }
+
+    fn as_slice(&self) -> &[(u32, i32)] {
+        match self {
+            Fields::Inline { len, items } => items.get(..*len).unwrap_or_default(),
+            Fields::Heap(fields) => fields,
+        }
+    }
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
 }
 
 impl DataRow {
-    fn decode(body: Bytes) -> Result<DataRow, ProtocolError> {
+    /// Decodes a DataRow body ('D'), checking every field against the body.
+    pub fn parse(body: Bytes) -> Result<DataRow, ProtocolError> {
         let mut r = Reader::new(&body);
         let count = r.count16("DataRow field count")?;
         r.check_count(count, 4, "DataRow fields")?;
-        let mut fields = Vec::with_capacity(count);
+        let mut fields = Fields::with_capacity(count);
         for _ in 0..count {
             let len = r.i32("DataRow field length")?;
             let start = u32::try_from(r.position()).map_err(|_| ProtocolError::Truncated {
@@ -470,24 +527,24 @@ impl DataRow {
 
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.fields.as_slice().len()
     }
 
     /// Whether the row has no fields.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.fields.as_slice().is_empty()
     }
 
     /// Field `index`: `None` past the end, `Some(None)` for NULL, else the value's bytes.
     pub fn get(&self, index: usize) -> Option<Option<&[u8]>> {
-        let &(start, len) = self.fields.get(index)?;
+        let &(start, len) = self.fields.as_slice().get(index)?;
         // Offsets and lengths were checked against the body when the row was decoded.
         Some(value_range(start, len).and_then(|range| self.body.get(range)))
     }
 
     /// Field `index` as a zero-copy [`Bytes`] handle, for values that outlive the row.
     pub fn get_bytes(&self, index: usize) -> Option<Option<Bytes>> {
-        let &(start, len) = self.fields.get(index)?;
+        let &(start, len) = self.fields.as_slice().get(index)?;
         let range = value_range(start, len).filter(|range| range.end <= self.body.len());
         Some(range.map(|range| self.body.slice(range)))
     }
@@ -794,6 +851,18 @@ mod tests {
         // The value points into the message body: no copy.
         let value = row.get(0).flatten().unwrap();
         assert!(std::ptr::eq(value.as_ptr(), row.body()[6..].as_ptr()));
+    }
+
+    #[test]
+    fn wide_rows_keep_their_fields_on_the_heap() {
+        let mut body = vec![0u8, 20];
+        for i in 0..20u8 {
+            body.extend_from_slice(&[0, 0, 0, 1, i]);
+        }
+        let row = DataRow::parse(Bytes::from(body)).unwrap();
+        assert_eq!(row.len(), 20);
+        assert_eq!(row.get(19), Some(Some(&[19u8][..])));
+        assert_eq!(row.get(20), None);
     }
 
     #[test]
