@@ -212,7 +212,10 @@ mod tests {
 
     #[test]
     fn options_are_nullable_and_convert() {
-        assert_eq!((<Option<String>>::NULLABLE, String::NULLABLE), (true, false));
+        assert_eq!(
+            (<Option<String>>::NULLABLE, String::NULLABLE),
+            (true, false)
+        );
         assert_eq!(Some(5i32).to_value(), Value::I32(5));
         assert_eq!(None::<i32>.to_value(), Value::Null);
         assert_eq!(<Option<i32>>::from_value(Value::Null).unwrap(), None);
