@@ -24,7 +24,6 @@ impl OrmError {
         OrmError::Value(message.into())
     }
 
-    #[allow(dead_code)] // used by the session, which comes next
     pub(crate) fn usage(message: impl Into<String>) -> OrmError {
         OrmError::Usage(message.into())
     }
