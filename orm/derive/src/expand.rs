@@ -248,7 +248,6 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             #(#constants)*
         }
 
-        // Checks that need the field types' `ColumnType` impls.
         #(#assertions)*
     })
 }
