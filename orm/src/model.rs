@@ -23,3 +23,249 @@ pub trait Model: Send + Sync + 'static {
     where
         Self: Sized;
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use pg_wire::types::Numeric;
+
+    use super::*;
+    use crate::schema::{DefaultKind, ForeignKey, SqlType};
+    use crate::test_models::{Article, Author, Composite, Every, Keyed, Weird};
+    use crate::{Column, ColumnDef};
+
+    fn column(table: &Table, name: &str) -> ColumnDef {
+        table.columns[table.column_index(name).unwrap()]
+    }
+
+    #[test]
+    fn the_tutorial_article_describes_its_table() {
+        let table = Article::TABLE;
+        assert_eq!(table.name, "articles");
+        let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            [
+                "id",
+                "slug",
+                "title",
+                "created_on",
+                "updated_on",
+                "content",
+                "author_id"
+            ]
+        );
+        let id = column(table, "id");
+        assert_eq!(id.sql_type, SqlType::Integer);
+        assert!(id.primary_key && id.autoincrement && !id.nullable);
+        let slug = column(table, "slug");
+        assert_eq!(slug.sql_type, SqlType::String(Some(100)));
+        assert!(slug.unique && !slug.nullable && !slug.index && !slug.primary_key);
+        let title = column(table, "title");
+        assert!(!title.unique && !title.nullable);
+        let created_on = column(table, "created_on");
+        assert_eq!(created_on.sql_type, SqlType::DateTime { timezone: false });
+        assert!(created_on.nullable && created_on.onupdate.is_none());
+        let default = created_on.default.unwrap();
+        assert_eq!(
+            (default.name, default.kind),
+            ("orm::now", DefaultKind::Callable)
+        );
+        assert!(matches!((default.make)(), Value::Timestamp(_)));
+        let updated_on = column(table, "updated_on");
+        assert!(updated_on.default.is_some() && updated_on.onupdate.is_some());
+        assert_eq!(column(table, "content").sql_type, SqlType::Text);
+        let author_id = column(table, "author_id");
+        assert_eq!(
+            author_id.foreign_key,
+            Some(ForeignKey {
+                table: "authors",
+                column: "id"
+            })
+        );
+        assert!(!author_id.autoincrement && author_id.nullable);
+        assert_eq!(table.references().collect::<Vec<_>>(), ["authors"]);
+        // One static table: every use of the constant is the same object.
+        assert!(std::ptr::eq(Article::TABLE, Article::TABLE));
+    }
+
+    #[test]
+    fn column_constants_are_typed_and_positioned() {
+        let slug: Column<Article, String> = Article::SLUG;
+        assert_eq!((slug.index(), slug.name()), (1, "slug"));
+        let author: Column<Article, Option<i32>> = Article::AUTHOR_ID;
+        assert_eq!((author.index(), author.name()), (6, "author_id"));
+        // A renamed column keeps the field's constant name; a raw identifier loses its `r#`.
+        assert_eq!(Every::USER.name(), "User");
+        assert_eq!(Every::TYPE.name(), "type");
+        assert_eq!(Weird::XY.name(), "x\"y");
+        assert_eq!(Author::EMAIL.index(), 3);
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let article = Article {
+            id: Some(7),
+            slug: "clean-python".into(),
+            title: "How to Write Clean Python".into(),
+            created_on: NaiveDate::from_ymd_opt(2022, 8, 29)
+                .unwrap()
+                .and_hms_opt(0, 0, 0),
+            updated_on: None,
+            content: Some("Lorem ipsum".into()),
+            author_id: Some(1),
+        };
+        let values = article.values();
+        assert_eq!(values.len(), 7);
+        assert_eq!(values[0], Value::I32(7));
+        assert_eq!(values[1], Value::Text("clean-python".into()));
+        assert_eq!(values[4], Value::Null);
+        assert_eq!(Article::from_values(values.clone()).unwrap(), article);
+
+        let mut fresh = Article::default();
+        for (i, value) in values.into_iter().enumerate() {
+            fresh.set_value(i, value).unwrap();
+        }
+        assert_eq!(fresh, article);
+    }
+
+    #[test]
+    fn every_type_round_trips() {
+        let every = Every {
+            id: Some(3),
+            flag: false,
+            ratio: Some(0.25),
+            price: Some("12.50".parse::<Numeric>().unwrap()),
+            amount: None,
+            num: Some("-1".parse::<Numeric>().unwrap()),
+            code: Some("c".into()),
+            name: None,
+            vs: Some("v".into()),
+            body: Some("b".into()),
+            day: NaiveDate::from_ymd_opt(2024, 2, 29),
+            at: Some(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()),
+            data: Some(vec![0, 255]),
+            uid: Some(uuid::Uuid::from_u128(42)),
+            doc: Some(serde_json::json!({"k": [1, 2]})),
+            big: 1 << 40,
+            user: Some(5),
+            order: None,
+            select: Some(7),
+            stamp: None,
+            r#type: Some(1.5),
+            kind: Some("x".into()),
+        };
+        let values = every.values();
+        assert_eq!(values[0], Value::I16(3));
+        assert_eq!(values[15], Value::I64(1 << 40));
+        assert_eq!(values[12], Value::Bytes(vec![0, 255]));
+        assert_eq!(Every::from_values(values).unwrap(), every);
+    }
+
+    #[test]
+    fn every_attribute_lands_in_the_description() {
+        let table = Every::TABLE;
+        let id = column(table, "id");
+        assert_eq!(id.sql_type, SqlType::SmallInteger);
+        assert!(id.autoincrement);
+        let flag = column(table, "flag");
+        assert!(!flag.nullable);
+        let default = flag.default.unwrap();
+        assert_eq!((default.name, default.kind), ("true", DefaultKind::Scalar));
+        assert_eq!((default.make)(), Value::Bool(true));
+        assert_eq!(
+            column(table, "price").sql_type,
+            SqlType::Numeric {
+                precision: Some(10),
+                scale: Some(2)
+            }
+        );
+        assert_eq!(column(table, "price").server_default, Some("0"));
+        assert_eq!(
+            column(table, "amount").sql_type,
+            SqlType::Numeric {
+                precision: Some(12),
+                scale: None
+            }
+        );
+        let code = column(table, "code");
+        assert!(code.unique && code.index);
+        assert_eq!(column(table, "vs").sql_type, SqlType::String(None));
+        assert_eq!(column(table, "body").sql_type, SqlType::Text);
+        assert_eq!(
+            column(table, "at").sql_type,
+            SqlType::DateTime { timezone: true }
+        );
+        for (name, sql_type) in [
+            ("ratio", SqlType::Float),
+            ("day", SqlType::Date),
+            ("data", SqlType::LargeBinary),
+            ("uid", SqlType::Uuid),
+            ("doc", SqlType::Json),
+            ("big", SqlType::BigInteger),
+        ] {
+            assert_eq!(column(table, name).sql_type, sql_type, "{name}");
+        }
+        let big = column(table, "big");
+        assert!(!big.nullable && big.unique && big.foreign_key.is_some());
+        assert_eq!(
+            (column(table, "User").default.unwrap().make)(),
+            Value::I32(5)
+        );
+        assert_eq!(
+            (column(table, "order").default.unwrap().make)(),
+            Value::Text("it's".into())
+        );
+        let select = column(table, "select");
+        assert!(select.default.is_none());
+        assert_eq!((select.onupdate.unwrap().make)(), Value::I32(7));
+        assert_eq!(select.onupdate.unwrap().kind, DefaultKind::Scalar);
+        // NOT NULL though an Option: None means "use the default" on INSERT.
+        let stamp = column(table, "stamp");
+        assert!(!stamp.nullable);
+        assert_eq!(
+            (column(table, "type").default.unwrap().make)(),
+            Value::F64(1.5)
+        );
+        let kind = column(table, "Kind");
+        assert_eq!(kind.sql_type, SqlType::String(Some(8)));
+        assert!(kind.index && kind.default.is_some() && kind.server_default == Some("'y'"));
+    }
+
+    #[test]
+    fn keys_without_autoincrement() {
+        // A composite key: only the column marked autoincrement is.
+        let composite = Composite::TABLE;
+        assert!(!column(composite, "a").autoincrement);
+        assert!(column(composite, "b").autoincrement);
+        assert!(!column(composite, "b").nullable);
+        assert_eq!(composite.primary_key().collect::<Vec<_>>(), [0, 1]);
+        // Self references are not dependencies.
+        assert_eq!(composite.references().collect::<Vec<_>>(), ["Weird Table"]);
+        // A composite key turned off explicitly, and a string key.
+        assert!(Weird::TABLE.columns.iter().all(|c| !c.autoincrement));
+        assert!(!column(Keyed::TABLE, "a").autoincrement);
+    }
+
+    #[test]
+    fn value_errors_name_the_column() {
+        let mut article = Article::default();
+        let error = article.set_value(1, Value::I32(3)).unwrap_err().to_string();
+        assert!(error.starts_with("column articles.slug: "), "{error}");
+        let error = article.set_value(1, Value::Null).unwrap_err().to_string();
+        assert!(error.starts_with("column articles.slug: "), "{error}");
+        let error = article.set_value(7, Value::Null).unwrap_err().to_string();
+        assert_eq!(error, "table articles has 7 columns; there is no column 7");
+        let error = Article::from_values(vec![Value::Null])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "table articles has 7 columns, but 1 values were given"
+        );
+        let mut values = Author::default().values();
+        values[0] = Value::Text("x".into());
+        let error = Author::from_values(values).unwrap_err().to_string();
+        assert!(error.starts_with("column authors.id: "), "{error}");
+    }
+}

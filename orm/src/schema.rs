@@ -116,19 +116,73 @@ impl SqlType {
     }
 }
 
+/// What a [`ClientDefault`] is: a function called for each row, or a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultKind {
+    /// A function such as `now`, as SQLAlchemy's `default=datetime.now`
+    /// (`CallableColumnDefault`).
+    Callable,
+    /// A constant value, as SQLAlchemy's `default=5` (`ScalarElementColumnDefault`); `make`
+    /// returns it.
+    Scalar,
+}
+
 /// A client-side default or `onupdate` value: computed when the row is inserted (or updated) and
 /// sent as a parameter, as SQLAlchemy's `default=datetime.now`.
 #[derive(Clone, Copy)]
 pub struct ClientDefault {
-    /// How the default is written in the model (for the table's repr), such as `now`.
+    /// How the default is written in the model (for the table's repr): a function's path such as
+    /// `orm::now`, or a constant's expression.
     pub name: &'static str,
     /// Computes the value.
     pub make: fn() -> Value,
+    /// A function or a constant.
+    pub kind: DefaultKind,
+}
+
+impl ClientDefault {
+    /// A default computed by calling `make` for each row.
+    pub const fn callable(name: &'static str, make: fn() -> Value) -> ClientDefault {
+        ClientDefault {
+            name,
+            make,
+            kind: DefaultKind::Callable,
+        }
+    }
+
+    /// A constant default: `make` returns the same value each time.
+    pub const fn scalar(name: &'static str, make: fn() -> Value) -> ClientDefault {
+        ClientDefault {
+            name,
+            make,
+            kind: DefaultKind::Scalar,
+        }
+    }
 }
 
 impl fmt::Debug for ClientDefault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ClientDefault({})", self.name)
+    }
+}
+
+/// SQLAlchemy's repr of a default: `CallableColumnDefault(<function datetime.now at 0x...>)` or
+/// `ScalarElementColumnDefault(5)`. A function shows its path and address, as Python shows a
+/// function's qualified name and address.
+impl fmt::Display for ClientDefault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            DefaultKind::Callable => write!(
+                f,
+                "CallableColumnDefault(<function {} at {:p}>)",
+                self.name, self.make as *const ()
+            ),
+            DefaultKind::Scalar => write!(
+                f,
+                "ScalarElementColumnDefault({})",
+                python_repr(&(self.make)())
+            ),
+        }
     }
 }
 
@@ -230,58 +284,197 @@ impl Table {
 /// SQLAlchemy's repr of a table, as `Article.__table__` prints it:
 /// `Table('articles', MetaData(), Column('id', Integer(), table=<articles>, primary_key=True,
 /// nullable=False), ..., schema=None)`.
+///
+/// Like SQLAlchemy's `Column.__repr__`, a column shows its name, type, foreign key, table, then
+/// `primary_key`, `nullable=False`, `onupdate`, `default` and `server_default` where set; unique
+/// and index do not show (they are table-level constraints and indexes in SQLAlchemy). Function
+/// defaults and server defaults show an address where Python shows an object's address.
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Table('{}', MetaData()", self.name)?;
+        write!(f, "Table({}, MetaData()", python_str(self.name))?;
         for column in self.columns {
-            write!(f, ", Column('{}', ", column.name)?;
+            write!(
+                f,
+                ", Column({}, {}",
+                python_str(column.name),
+                column.sql_type.repr()
+            )?;
             if let Some(fk) = column.foreign_key {
-                write!(
-                    f,
-                    "{}, ForeignKey('{}.{}')",
-                    column.sql_type.repr(),
-                    fk.table,
-                    fk.column
-                )?;
-            } else {
-                f.write_str(&column.sql_type.repr())?;
+                let target = format!("{}.{}", fk.table, fk.column);
+                write!(f, ", ForeignKey({})", python_str(&target))?;
             }
             write!(f, ", table=<{}>", self.name)?;
             if column.primary_key {
                 f.write_str(", primary_key=True")?;
             }
-            if column.unique {
-                f.write_str(", unique=True")?;
-            }
-            if column.index {
-                f.write_str(", index=True")?;
-            }
             if !column.nullable {
                 f.write_str(", nullable=False")?;
             }
-            if let Some(default) = column.default {
-                write!(
-                    f,
-                    ", default=CallableColumnDefault(<function {}>)",
-                    default.name
-                )?;
-            }
             if let Some(onupdate) = column.onupdate {
-                write!(
-                    f,
-                    ", onupdate=CallableColumnDefault(<function {}>)",
-                    onupdate.name
-                )?;
+                write!(f, ", onupdate={onupdate}")?;
+            }
+            if let Some(default) = column.default {
+                write!(f, ", default={default}")?;
             }
             if let Some(server_default) = column.server_default {
                 write!(
                     f,
-                    ", server_default=DefaultClause(<text>'{server_default}')"
+                    ", server_default=DefaultClause(<sqlalchemy.sql.elements.TextClause object at \
+                     {:p}>, for_update=False)",
+                    server_default.as_ptr()
                 )?;
             }
             f.write_str(")")?;
         }
         f.write_str(", schema=None)")
+    }
+}
+
+/// A string as Python's `repr` writes it: single quotes unless the text has a `'` and no `"`,
+/// backslash escapes for the quote, `\\`, and control characters.
+fn python_str(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// A float as Python's `repr` writes it (`1.5`, `1e+16`, `1e-05`, `inf`, `nan`).
+fn python_float(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    // Rust's Debug switches to exponents at the same bounds as Python's repr (below 1e-4, from
+    // 1e16 up); Python writes the exponent with a sign and at least two digits.
+    let text = format!("{x:?}");
+    match text.split_once('e') {
+        None => text,
+        Some((mantissa, exponent)) => {
+            let (sign, digits) = match exponent.strip_prefix('-') {
+                Some(digits) => ('-', digits),
+                None => ('+', exponent),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+    }
+}
+
+/// A JSON value as Python's `repr` writes the object `json.loads` makes of it.
+fn python_json(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "None".into(),
+        serde_json::Value::Bool(true) => "True".into(),
+        serde_json::Value::Bool(false) => "False".into(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(x) if !n.is_i64() && !n.is_u64() => python_float(x),
+            _ => n.to_string(),
+        },
+        serde_json::Value::String(s) => python_str(s),
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(python_json).collect();
+            format!("[{}]", items.join(", "))
+        }
+        serde_json::Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", python_str(k), python_json(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
+/// A column value as Python's `repr` writes the object SQLAlchemy would hold for it: `5`,
+/// `'draft'`, `True`, `Decimal('1.50')`, `datetime.datetime(2022, 8, 29, 0, 0)`.
+fn python_repr(value: &Value) -> String {
+    use chrono::{Datelike, Timelike};
+
+    fn time_args(t: &chrono::NaiveTime) -> String {
+        let mut out = format!("{}, {}", t.hour(), t.minute());
+        let micros = t.nanosecond() / 1000;
+        if t.second() != 0 || micros != 0 {
+            out.push_str(&format!(", {}", t.second()));
+        }
+        if micros != 0 {
+            out.push_str(&format!(", {micros}"));
+        }
+        out
+    }
+    fn date_args(d: &chrono::NaiveDate) -> String {
+        format!("{}, {}, {}", d.year(), d.month(), d.day())
+    }
+
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::I16(n) => n.to_string(),
+        Value::I32(n) => n.to_string(),
+        Value::I64(n) => n.to_string(),
+        Value::F64(x) => python_float(*x),
+        Value::Numeric(n) => format!("Decimal('{n}')"),
+        Value::Text(s) => python_str(s),
+        Value::Bytes(bytes) => {
+            let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+                b'"'
+            } else {
+                b'\''
+            };
+            let text: String = bytes
+                .iter()
+                .map(|&b| match b {
+                    b'\\' => "\\\\".to_owned(),
+                    b if b == quote => format!("\\{}", char::from(b)),
+                    b'\n' => "\\n".to_owned(),
+                    b'\r' => "\\r".to_owned(),
+                    b'\t' => "\\t".to_owned(),
+                    0x20..=0x7e => char::from(b).to_string(),
+                    _ => format!("\\x{b:02x}"),
+                })
+                .collect();
+            let quote = char::from(quote);
+            format!("b{quote}{text}{quote}")
+        }
+        Value::Date(d) => format!("datetime.date({})", date_args(d)),
+        Value::Timestamp(t) => format!(
+            "datetime.datetime({}, {})",
+            date_args(&t.date()),
+            time_args(&t.time())
+        ),
+        Value::TimestampTz(t) => {
+            let t = t.naive_utc();
+            format!(
+                "datetime.datetime({}, {}, tzinfo=datetime.timezone.utc)",
+                date_args(&t.date()),
+                time_args(&t.time())
+            )
+        }
+        Value::Uuid(u) => format!("UUID('{u}')"),
+        Value::Json(j) => python_json(j),
     }
 }
 
@@ -314,15 +507,202 @@ mod tests {
         columns: &COLUMNS,
     };
 
+    /// The repr with every address (` at 0x7f...`) replaced by ` at 0x…`, since Python and Rust
+    /// put objects at different places.
+    fn masked(repr: &str) -> String {
+        let mut out = String::new();
+        let mut rest = repr;
+        while let Some(at) = rest.find(" at 0x") {
+            out.push_str(&rest[..at + " at 0x".len()]);
+            out.push('…');
+            rest = rest[at + " at 0x".len()..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+        }
+        out.push_str(rest);
+        out
+    }
+
     #[test]
     fn repr_reads_like_sqlalchemy() {
+        // Unique columns show nothing: SQLAlchemy's Column repr leaves out `unique` and `index`.
         assert_eq!(
             TABLE.to_string(),
             "Table('articles', MetaData(), \
              Column('id', Integer(), table=<articles>, primary_key=True, nullable=False), \
-             Column('slug', String(length=100), table=<articles>, unique=True, nullable=False), \
+             Column('slug', String(length=100), table=<articles>, nullable=False), \
              Column('author_id', Integer(), ForeignKey('authors.id'), table=<articles>), schema=None)"
         );
+    }
+
+    // The references below are what SQLAlchemy 2.0.58 (and 2.1.9, identically) prints for
+    // `repr(Article.__table__)` etc. with the Python declarations quoted on the models in
+    // `crate::test_models`, addresses masked. The one difference is the default function's name:
+    // Python's `datetime.now` is `orm::now` here.
+
+    #[test]
+    fn the_tutorial_tables_print_as_in_sqlalchemy() {
+        use crate::Model;
+        use crate::test_models::{Article, Author};
+        // Table('articles', MetaData(), Column('id', Integer(), table=<articles>, primary_key=True,
+        // nullable=False), Column('slug', String(length=100), table=<articles>, nullable=False),
+        // Column('title', String(length=100), table=<articles>, nullable=False),
+        // Column('created_on', DateTime(), table=<articles>, default=CallableColumnDefault(
+        // <function datetime.now at 0x7fd40cdd7100>)), Column('updated_on', DateTime(),
+        // table=<articles>, onupdate=CallableColumnDefault(<function datetime.now at
+        // 0x7fd40cdd7c40>), default=CallableColumnDefault(<function datetime.now at
+        // 0x7fd40cdd7ba0>)), Column('content', Text(), table=<articles>), Column('author_id',
+        // Integer(), ForeignKey('authors.id'), table=<articles>), schema=None)
+        let sqlalchemy = "Table('articles', MetaData(), \
+            Column('id', Integer(), table=<articles>, primary_key=True, nullable=False), \
+            Column('slug', String(length=100), table=<articles>, nullable=False), \
+            Column('title', String(length=100), table=<articles>, nullable=False), \
+            Column('created_on', DateTime(), table=<articles>, \
+            default=CallableColumnDefault(<function datetime.now at 0x…>)), \
+            Column('updated_on', DateTime(), table=<articles>, \
+            onupdate=CallableColumnDefault(<function datetime.now at 0x…>), \
+            default=CallableColumnDefault(<function datetime.now at 0x…>)), \
+            Column('content', Text(), table=<articles>), \
+            Column('author_id', Integer(), ForeignKey('authors.id'), table=<articles>), \
+            schema=None)";
+        assert_eq!(
+            masked(&Article::TABLE.to_string()),
+            sqlalchemy.replace("datetime.now", "orm::now")
+        );
+        let sqlalchemy = "Table('authors', MetaData(), \
+            Column('id', Integer(), table=<authors>, primary_key=True, nullable=False), \
+            Column('firstname', String(length=100), table=<authors>), \
+            Column('lastname', String(length=100), table=<authors>), \
+            Column('email', String(length=255), table=<authors>, nullable=False), \
+            Column('joined', DateTime(), table=<authors>, \
+            default=CallableColumnDefault(<function datetime.now at 0x…>)), schema=None)";
+        assert_eq!(
+            masked(&Author::TABLE.to_string()),
+            sqlalchemy.replace("datetime.now", "orm::now")
+        );
+        // The address is the function's.
+        let repr = Author::TABLE.to_string();
+        let address = format!("{:p}", crate::now as fn() -> Value as *const ());
+        assert!(
+            repr.contains(&format!("<function orm::now at {address}>")),
+            "{repr}"
+        );
+    }
+
+    #[test]
+    fn every_attribute_prints_as_in_sqlalchemy() {
+        use crate::Model;
+        use crate::test_models::{Composite, Every, Keyed, Weird};
+        let text_clause = "DefaultClause(<sqlalchemy.sql.elements.TextClause object at 0x…>, \
+                           for_update=False)";
+        let sqlalchemy = "Table('every', MetaData(), \
+            Column('id', SmallInteger(), table=<every>, primary_key=True, nullable=False), \
+            Column('flag', Boolean(), table=<every>, nullable=False, \
+            default=ScalarElementColumnDefault(True)), \
+            Column('ratio', Float(), table=<every>), \
+            Column('price', Numeric(precision=10, scale=2), table=<every>, server_default=TEXT), \
+            Column('amount', Numeric(precision=12), table=<every>), \
+            Column('num', Numeric(), table=<every>), \
+            Column('code', String(length=20), table=<every>), \
+            Column('name', String(length=50), table=<every>), \
+            Column('vs', String(), table=<every>), \
+            Column('body', Text(), table=<every>, server_default=TEXT), \
+            Column('day', Date(), table=<every>), \
+            Column('at', DateTime(timezone=True), table=<every>, server_default=TEXT), \
+            Column('data', LargeBinary(), table=<every>), \
+            Column('uid', Uuid(), table=<every>), \
+            Column('doc', JSON(), table=<every>), \
+            Column('big', BigInteger(), ForeignKey('parents.id'), table=<every>, nullable=False), \
+            Column('User', Integer(), table=<every>, default=ScalarElementColumnDefault(5)), \
+            Column('order', Text(), table=<every>, default=ScalarElementColumnDefault(\"it's\")), \
+            Column('select', Integer(), table=<every>, onupdate=ScalarElementColumnDefault(7)), \
+            Column('stamp', DateTime(), table=<every>, nullable=False, \
+            default=CallableColumnDefault(<function datetime.now at 0x…>)), \
+            Column('type', Float(), table=<every>, default=ScalarElementColumnDefault(1.5)), \
+            Column('Kind', String(length=8), table=<every>, default=ScalarElementColumnDefault('x'), \
+            server_default=TEXT), schema=None)";
+        assert_eq!(
+            masked(&Every::TABLE.to_string()),
+            sqlalchemy
+                .replace("TEXT", text_clause)
+                .replace("datetime.now", "orm::now")
+        );
+        assert_eq!(
+            Weird::TABLE.to_string(),
+            "Table('Weird Table', MetaData(), \
+             Column('User', Integer(), table=<Weird Table>), \
+             Column('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', Integer(), \
+             table=<Weird Table>), \
+             Column('x\"y', Integer(), table=<Weird Table>), \
+             Column('id', Integer(), table=<Weird Table>, primary_key=True, nullable=False), \
+             Column('id2', Integer(), table=<Weird Table>, primary_key=True, nullable=False), \
+             schema=None)"
+        );
+        assert_eq!(
+            Composite::TABLE.to_string(),
+            "Table('t2', MetaData(), \
+             Column('a', Integer(), table=<t2>, primary_key=True, nullable=False), \
+             Column('b', BigInteger(), table=<t2>, primary_key=True, nullable=False), \
+             Column('c', Integer(), ForeignKey('Weird Table.User'), table=<t2>), \
+             Column('d', Integer(), ForeignKey('t2.a'), table=<t2>), schema=None)"
+        );
+        assert_eq!(
+            Keyed::TABLE.to_string(),
+            "Table('t3', MetaData(), \
+             Column('a', String(length=10), table=<t3>, primary_key=True, nullable=False), \
+             schema=None)"
+        );
+    }
+
+    #[test]
+    fn scalar_defaults_print_as_python_reprs() {
+        use chrono::{NaiveDate, TimeZone, Utc};
+        for (value, python) in [
+            (Value::Null, "None"),
+            (Value::Bool(false), "False"),
+            (Value::I64(-3), "-3"),
+            (Value::F64(1.0), "1.0"),
+            (Value::F64(1e16), "1e+16"),
+            (Value::F64(1.5e-5), "1.5e-05"),
+            (Value::F64(f64::NAN), "nan"),
+            (Value::Text("a'b\"c\\\n".into()), "'a\\'b\"c\\\\\\n'"),
+            (Value::Text("it's".into()), "\"it's\""),
+            (Value::Bytes(b"a\x00'".to_vec()), "b\"a\\x00'\""),
+            (
+                Value::Date(NaiveDate::from_ymd_opt(2022, 8, 29).unwrap()),
+                "datetime.date(2022, 8, 29)",
+            ),
+            (
+                Value::Timestamp(
+                    NaiveDate::from_ymd_opt(2022, 8, 29)
+                        .unwrap()
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap(),
+                ),
+                "datetime.datetime(2022, 8, 29, 0, 0)",
+            ),
+            (
+                Value::Timestamp(
+                    NaiveDate::from_ymd_opt(2022, 8, 29)
+                        .unwrap()
+                        .and_hms_micro_opt(1, 2, 3, 45)
+                        .unwrap(),
+                ),
+                "datetime.datetime(2022, 8, 29, 1, 2, 3, 45)",
+            ),
+            (
+                Value::TimestampTz(Utc.with_ymd_and_hms(2022, 8, 29, 12, 30, 0).unwrap()),
+                "datetime.datetime(2022, 8, 29, 12, 30, tzinfo=datetime.timezone.utc)",
+            ),
+            (
+                Value::Uuid(uuid::Uuid::nil()),
+                "UUID('00000000-0000-0000-0000-000000000000')",
+            ),
+            (
+                Value::Json(serde_json::json!({"a": [1, 2.5, null, true, "x"]})),
+                "{'a': [1, 2.5, None, True, 'x']}",
+            ),
+        ] {
+            assert_eq!(python_repr(&value), python, "{value:?}");
+        }
     }
 
     #[test]

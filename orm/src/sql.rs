@@ -1,4 +1,5 @@
-//! Writing SQL text: identifiers quoted where needed, values always as `$n` parameters.
+//! Writing SQL text: identifiers quoted where needed (by the same rule as the DDL, see
+//! [`crate::ident`]), values always as `$n` parameters.
 
 use crate::value::Value;
 
@@ -9,134 +10,7 @@ pub struct SqlBuilder {
     params: Vec<Value>,
 }
 
-/// PostgreSQL's reserved key words (those that cannot be column or table names unquoted), from the
-/// key words appendix of the documentation.
-const RESERVED: &[&str] = &[
-    "all",
-    "analyse",
-    "analyze",
-    "and",
-    "any",
-    "array",
-    "as",
-    "asc",
-    "asymmetric",
-    "authorization",
-    "binary",
-    "both",
-    "case",
-    "cast",
-    "check",
-    "collate",
-    "collation",
-    "column",
-    "concurrently",
-    "constraint",
-    "create",
-    "cross",
-    "current_catalog",
-    "current_date",
-    "current_role",
-    "current_schema",
-    "current_time",
-    "current_timestamp",
-    "current_user",
-    "default",
-    "deferrable",
-    "desc",
-    "distinct",
-    "do",
-    "else",
-    "end",
-    "except",
-    "false",
-    "fetch",
-    "for",
-    "foreign",
-    "freeze",
-    "from",
-    "full",
-    "grant",
-    "group",
-    "having",
-    "ilike",
-    "in",
-    "initially",
-    "inner",
-    "intersect",
-    "into",
-    "is",
-    "isnull",
-    "join",
-    "lateral",
-    "leading",
-    "left",
-    "like",
-    "limit",
-    "localtime",
-    "localtimestamp",
-    "natural",
-    "not",
-    "notnull",
-    "null",
-    "offset",
-    "on",
-    "only",
-    "or",
-    "order",
-    "outer",
-    "overlaps",
-    "placing",
-    "primary",
-    "references",
-    "returning",
-    "right",
-    "select",
-    "session_user",
-    "similar",
-    "some",
-    "symmetric",
-    "system_user",
-    "table",
-    "tablesample",
-    "then",
-    "to",
-    "trailing",
-    "true",
-    "union",
-    "unique",
-    "user",
-    "using",
-    "variadic",
-    "verbose",
-    "when",
-    "where",
-    "window",
-    "with",
-];
-
-/// Whether an identifier can be written without quotes: lower-case letters, digits and
-/// underscores, not starting with a digit, and not a reserved word (the rule SQLAlchemy's
-/// PostgreSQL dialect applies).
-pub fn needs_quotes(ident: &str) -> bool {
-    let mut chars = ident.chars();
-    let Some(first) = chars.next() else {
-        return true;
-    };
-    let plain_start = first.is_ascii_lowercase() || first == '_';
-    let plain_rest =
-        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-    !(plain_start && plain_rest) || RESERVED.contains(&ident)
-}
-
-/// `ident` as it is written in SQL: unchanged when it can be, else double-quoted.
-pub fn quote_ident(ident: &str) -> String {
-    if needs_quotes(ident) {
-        format!("\"{}\"", ident.replace('"', "\"\""))
-    } else {
-        ident.to_owned()
-    }
-}
+pub use crate::ident::{needs_quotes, quote_identifier as quote_ident};
 
 impl SqlBuilder {
     /// An empty builder.
@@ -152,13 +26,7 @@ impl SqlBuilder {
 
     /// Appends an identifier, quoted where needed.
     pub fn push_ident(&mut self, ident: &str) -> &mut Self {
-        if needs_quotes(ident) {
-            self.sql.push('"');
-            self.sql.push_str(&ident.replace('"', "\"\""));
-            self.sql.push('"');
-        } else {
-            self.sql.push_str(ident);
-        }
+        crate::ident::push_identifier(&mut self.sql, ident);
         self
     }
 
