@@ -19,6 +19,7 @@ use crate::Model;
 /// ```
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 #[orm(table = "authors")]
+#[orm(relationship(name = "articles", target = Article, foreign_key = author_id, backref = "author"))]
 pub struct Author {
     #[orm(primary_key)]
     pub id: Option<i32>,
@@ -204,15 +205,4 @@ pub struct Composite {
 pub struct Keyed {
     #[orm(primary_key, length = 10)]
     pub a: String,
-}
-
-// Until the derive declares relationships: `Author.articles` with its backref `Article.author`.
-impl Author {
-    pub(crate) const ARTICLES: crate::OneToMany<Author, Article> =
-        crate::OneToMany::new("articles", Article::AUTHOR_ID.index(), "author");
-}
-
-impl Article {
-    pub(crate) const AUTHOR: crate::ManyToOne<Article, Author> =
-        crate::ManyToOne::new("author", Article::AUTHOR_ID.index());
 }

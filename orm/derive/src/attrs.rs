@@ -7,10 +7,87 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Ident, LitBool, LitInt, LitStr, Path, Token};
 
-/// The struct's attributes: `#[orm(table = "articles")]`.
+/// The struct's attributes: `#[orm(table = "articles")]` and its relationships.
 pub struct TableAttrs {
     /// The table name.
     pub table: LitStr,
+    /// `relationship(...)` (one-to-many, with an optional backref) and `belongs_to(...)`
+    /// (many-to-one) declarations.
+    pub relationships: Vec<RelationshipAttr>,
+}
+
+/// Which side of a foreign key a relationship declaration names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RelationshipKind {
+    /// `relationship(...)` on the parent: its children through their foreign key.
+    OneToMany,
+    /// `belongs_to(...)` on the child: its parent through its own foreign key.
+    ManyToOne,
+}
+
+/// `relationship(name = "articles", target = Article, foreign_key = author_id, backref =
+/// "author", cascade_delete)` or `belongs_to(name = "author", target = Author, foreign_key =
+/// author_id)`.
+pub struct RelationshipAttr {
+    /// Which side is declared.
+    pub kind: RelationshipKind,
+    /// The relationship's name; its constant is the name in upper case.
+    pub name: LitStr,
+    /// The other model.
+    pub target: Path,
+    /// The foreign key field (on the child model).
+    pub foreign_key: Ident,
+    /// The reverse side's name (one-to-many only).
+    pub backref: Option<LitStr>,
+    /// Whether deleting a parent deletes its children (one-to-many only).
+    pub cascade_delete: bool,
+}
+
+fn parse_relationship(
+    meta: syn::meta::ParseNestedMeta<'_>,
+    kind: RelationshipKind,
+) -> syn::Result<RelationshipAttr> {
+    let span = meta.path.span();
+    let mut name = None;
+    let mut target = None;
+    let mut foreign_key = None;
+    let mut backref = None;
+    let mut cascade_delete = false;
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("name") {
+            let lit: LitStr = inner.value()?.parse()?;
+            check_identifier(&lit.value(), lit.span(), "relationship")?;
+            name = Some(lit);
+        } else if inner.path.is_ident("target") {
+            target = Some(inner.value()?.parse::<Path>()?);
+        } else if inner.path.is_ident("foreign_key") {
+            foreign_key = Some(inner.value()?.parse::<Ident>()?);
+        } else if inner.path.is_ident("backref") && kind == RelationshipKind::OneToMany {
+            let lit: LitStr = inner.value()?.parse()?;
+            check_identifier(&lit.value(), lit.span(), "backref")?;
+            backref = Some(lit);
+        } else if inner.path.is_ident("cascade_delete") && kind == RelationshipKind::OneToMany {
+            cascade_delete = true;
+        } else {
+            return Err(inner.error(match kind {
+                RelationshipKind::OneToMany => {
+                    "unknown relationship key; expected name, target, foreign_key, backref or cascade_delete"
+                }
+                RelationshipKind::ManyToOne => "unknown belongs_to key; expected name, target or foreign_key",
+            }));
+        }
+        Ok(())
+    })?;
+    let missing =
+        |what: &str| syn::Error::new(span, format!("the relationship needs `{what} = ...`"));
+    Ok(RelationshipAttr {
+        kind,
+        name: name.ok_or_else(|| missing("name"))?,
+        target: target.ok_or_else(|| missing("target"))?,
+        foreign_key: foreign_key.ok_or_else(|| missing("foreign_key"))?,
+        backref,
+        cascade_delete,
+    })
 }
 
 /// A client-side default or `onupdate`: a function, or a constant value.
@@ -148,6 +225,7 @@ impl TableAttrs {
     /// Reads `#[orm(table = "...")]` from the struct's attributes.
     pub fn parse(attrs: &[Attribute], struct_span: Span) -> syn::Result<TableAttrs> {
         let mut table: Option<(LitStr, Span)> = None;
+        let mut relationships = Vec::new();
         for attr in attrs.iter().filter(|a| is_orm(a)) {
             attr.parse_nested_meta(|meta| {
                 let span = meta.path.span();
@@ -155,15 +233,24 @@ impl TableAttrs {
                     let lit: LitStr = meta.value()?.parse()?;
                     check_identifier(&lit.value(), lit.span(), "table")?;
                     set_once(&mut table, lit, span, "table")
+                } else if meta.path.is_ident("relationship") {
+                    relationships.push(parse_relationship(meta, RelationshipKind::OneToMany)?);
+                    Ok(())
+                } else if meta.path.is_ident("belongs_to") {
+                    relationships.push(parse_relationship(meta, RelationshipKind::ManyToOne)?);
+                    Ok(())
                 } else {
                     Err(meta.error(
-                        "unknown model attribute; the struct takes `#[orm(table = \"name\")]`",
+                        "unknown model attribute; the struct takes `table = \"name\"`, `relationship(...)` and `belongs_to(...)`",
                     ))
                 }
             })?;
         }
         match table {
-            Some((table, _)) => Ok(TableAttrs { table }),
+            Some((table, _)) => Ok(TableAttrs {
+                table,
+                relationships,
+            }),
             None => Err(syn::Error::new(
                 struct_span,
                 "a model needs its table name: add `#[orm(table = \"name\")]` to the struct",

@@ -9,9 +9,11 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type, Visibility};
+use syn::{
+    Data, DeriveInput, Fields, GenericArgument, Ident, LitStr, PathArguments, Type, Visibility,
+};
 
-use crate::attrs::{DefaultAttr, FieldAttrs, TableAttrs, check_identifier};
+use crate::attrs::{DefaultAttr, FieldAttrs, RelationshipKind, TableAttrs, check_identifier};
 
 /// One field of the model, with its parsed attributes.
 struct Field<'a> {
@@ -198,7 +200,59 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
     });
 
+    let relationships = table_attrs.relationships.iter().map(|rel| {
+        let vis = &input.vis;
+        let target = &rel.target;
+        let rel_name = rel.name.value();
+        let constant = format_ident!("{}", rel_name.to_uppercase(), span = rel.name.span());
+        let fk = format_ident!("{}", unraw(&rel.foreign_key).to_uppercase(), span = rel.foreign_key.span());
+        match rel.kind {
+            RelationshipKind::OneToMany => {
+                let cascade = rel.cascade_delete.then(|| quote! { .cascade_delete() });
+                let backref_name = rel.backref.as_ref().map(LitStr::value).unwrap_or_default();
+                let doc = format!("The `{rel_name}` relationship: the `{}` rows whose `{}` points here.", quote!(#target), rel.foreign_key);
+                let backref = rel.backref.as_ref().map(|backref| {
+                    let back_constant = format_ident!("{}", backref.value().to_uppercase(), span = backref.span());
+                    let doc = format!("The `{}` relationship (the backref of `{name}::{constant}`): the parent row.", backref.value());
+                    quote! {
+                        #[automatically_derived]
+                        impl #target {
+                            #[doc = #doc]
+                            #[allow(dead_code)]
+                            #vis const #back_constant: ::orm::ManyToOne<#target, #name> =
+                                ::orm::ManyToOne::new(#backref, #target::#fk.index());
+                        }
+                    }
+                });
+                quote! {
+                    #[automatically_derived]
+                    impl #name {
+                        #[doc = #doc]
+                        #[allow(dead_code)]
+                        #vis const #constant: ::orm::OneToMany<#name, #target> =
+                            ::orm::OneToMany::new(#rel_name, #target::#fk.index(), #backref_name) #cascade;
+                    }
+                    #backref
+                }
+            }
+            RelationshipKind::ManyToOne => {
+                let doc = format!("The `{rel_name}` relationship: the `{}` row `{}` points to.", quote!(#target), rel.foreign_key);
+                quote! {
+                    #[automatically_derived]
+                    impl #name {
+                        #[doc = #doc]
+                        #[allow(dead_code)]
+                        #vis const #constant: ::orm::ManyToOne<#name, #target> =
+                            ::orm::ManyToOne::new(#rel_name, Self::#fk.index());
+                    }
+                }
+            }
+        }
+    });
+
     Ok(quote! {
+        #(#relationships)*
+
         #[automatically_derived]
         impl ::orm::Model for #name {
             const TABLE: &'static ::orm::Table = {

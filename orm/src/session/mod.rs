@@ -534,6 +534,7 @@ impl Session {
             self.reload_all().await?;
             // The reload ran in a transaction of its own; end it.
             if let Some(client) = self.conn.take() {
+                self.engine.log_event("COMMIT");
                 client.batch_execute("COMMIT").await?;
             }
         }
