@@ -64,6 +64,7 @@ async fn sync_each_an_error_fails_only_its_own_item() {
     let zero = 0i32;
     let zero_param: [&(dyn ToSql + Sync); 1] = [&zero];
     let mut batch = client.batch();
+    batch.sync_each();
     batch.query(&insert, &params[0]);
     batch.query(&insert, &params[1]);
     batch.query(&insert, &params[2]); // duplicate key
@@ -96,7 +97,7 @@ async fn sync_each_an_error_fails_only_its_own_item() {
 // failing the whole batch instead of its own item; the batch API documents that the outer error
 // is for connection failures and a statement's own failure is its item's error.
 #[tokio::test]
-#[ignore = "BUG: a statement that fails to prepare fails the whole batch (outer Err) instead of its item"]
+
 async fn sync_each_a_statement_that_does_not_parse_fails_only_its_own_item() {
     let client = client().await;
     client
@@ -104,6 +105,7 @@ async fn sync_each_a_statement_that_does_not_parse_fails_only_its_own_item() {
         .await
         .unwrap();
     let mut batch = client.batch();
+    batch.sync_each();
     batch.query("INSERT INTO t VALUES (1)", &[]);
     batch.query("INSERT INTO no_such_table VALUES (2)", &[]);
     batch.query("SELEC 3", &[]);
@@ -134,7 +136,6 @@ async fn atomic_items_after_a_failure_are_skipped_and_earlier_ones_rolled_back()
     let zero = 0i32;
     let zero_param: [&(dyn ToSql + Sync); 1] = [&zero];
     let mut batch = client.batch();
-    batch.atomic();
     batch.query("INSERT INTO t VALUES ($1)", &params[0]);
     batch.query("INSERT INTO t VALUES ($1)", &params[1]);
     batch.query("SELECT id FROM t ORDER BY id", &[]);
@@ -169,7 +170,6 @@ async fn atomic_items_after_a_failure_are_skipped_and_earlier_ones_rolled_back()
 
     // Without a failure an atomic batch commits everything.
     let mut batch = client.batch();
-    batch.atomic();
     for p in &params {
         batch.query("INSERT INTO t VALUES ($1)", p);
     }
@@ -195,6 +195,7 @@ async fn an_item_that_cannot_be_encoded_fails_alone_or_skips_the_atomic_batch() 
     let insert = client.prepare("INSERT INTO t VALUES ($1)").await.unwrap();
 
     let mut batch = client.batch();
+    batch.sync_each();
     batch.query(&insert, &good_param);
     batch.query(&insert, &wrong_param);
     batch.query(&insert, &good_param);
@@ -208,7 +209,6 @@ async fn an_item_that_cannot_be_encoded_fails_alone_or_skips_the_atomic_batch() 
     assert_eq!(count(&client, "t").await, 2);
 
     let mut batch = client.batch();
-    batch.atomic();
     batch.query(&insert, &good_param);
     batch.query(&insert, &wrong_param);
     batch.query(&insert, &good_param);
@@ -245,6 +245,7 @@ async fn batches_inside_a_transaction_belong_to_it() {
     {
         let tx = client.transaction().await.unwrap();
         let mut batch = tx.batch();
+        batch.sync_each();
         for p in &params {
             batch.query("INSERT INTO t VALUES ($1)", p);
         }
@@ -263,6 +264,7 @@ async fn batches_inside_a_transaction_belong_to_it() {
     {
         let tx = client.transaction().await.unwrap();
         let mut batch = tx.batch();
+        batch.sync_each();
         batch.query("INSERT INTO t VALUES ($1)", &params[0]);
         batch.query("INSERT INTO t VALUES ($1)", &params[0]); // duplicate
         batch.query("INSERT INTO t VALUES ($1)", &params[1]);
@@ -288,8 +290,8 @@ async fn large_batch(client: &Client, n: i32, atomic: bool) {
         .await
         .unwrap();
     let mut batch = client.batch();
-    if atomic {
-        batch.atomic();
+    if !atomic {
+        batch.sync_each();
     }
     for p in &params {
         batch.query(&statement, p);
@@ -332,6 +334,7 @@ async fn a_batch_of_20000_statements_larger_than_the_socket_buffers_completes() 
     let params: Vec<[&(dyn ToSql + Sync); 2]> =
         ids.iter().map(|id| [id as _, &payload as _]).collect();
     let mut batch = client.batch();
+    batch.sync_each();
     for p in &params {
         batch.query("INSERT INTO t VALUES ($1, $2)", p);
     }
@@ -368,6 +371,7 @@ async fn batches_and_queries_from_concurrent_tasks_each_get_their_own_results() 
                     let params: Vec<[&(dyn ToSql + Sync); 1]> =
                         values.iter().map(|v| [v as _]).collect();
                     let mut batch = client.batch();
+                    batch.sync_each();
                     for p in &params {
                         batch.query("SELECT $1::int4 * 2", p);
                     }
@@ -403,7 +407,7 @@ async fn an_empty_batch_returns_no_results() {
     assert!(batch.is_empty());
     assert!(batch.run().await.unwrap().is_empty());
     let mut batch = client.batch();
-    batch.atomic();
+    batch.sync_each();
     assert!(batch.run().await.unwrap().is_empty());
     assert_eq!(
         client

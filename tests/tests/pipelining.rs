@@ -112,7 +112,7 @@ async fn fifty_concurrent_tasks_on_one_connection_each_get_their_own_answers() {
 // waits for the writer: the extended request cannot hand out its receiver until its write
 // returns, and the simple query cannot finish until the extended request has read its reply.
 #[tokio::test]
-#[ignore = "BUG: simple queries concurrent with extended queries on one connection deadlock"]
+
 async fn simple_and_extended_queries_from_concurrent_tasks_do_not_deadlock() {
     let client = Arc::new(client().await);
     let mut tasks = Vec::new();

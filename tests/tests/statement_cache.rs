@@ -425,7 +425,7 @@ async fn unnamed_statement_mode_is_safe_under_pipelining() {
 // match (08P01 "bind message has 2 result formats but query has 3 columns"), or rows would be
 // decoded with the old types.
 #[tokio::test]
-#[ignore = "BUG: unnamed mode binds with the cached (stale) result formats after ALTER TABLE: 08P01, forever"]
+
 async fn unnamed_statement_mode_follows_alter_table() {
     let mut config = config().await;
     config.named_statements(false);
@@ -473,7 +473,7 @@ async fn unnamed_statement_mode_follows_alter_table() {
 // Catches: the explicit batch API using a stale cached statement without re-preparing it, so a
 // batch fails where the same query alone succeeds.
 #[tokio::test]
-#[ignore = "BUG: Batch::run does not re-prepare a stale cached statement: 0A000 on every batch"]
+
 async fn a_batch_after_alter_table_re_prepares_cached_statements() {
     let client = connect(&config().await).await;
     client

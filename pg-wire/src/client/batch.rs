@@ -105,17 +105,85 @@ impl<'c, 'a> Batch<'c, 'a> {
 
     async fn run_inner(self) -> Result<Vec<Result<BatchResult, Error>>, Error> {
         let client = self.client;
-        let mut statements = Vec::with_capacity(self.items.len());
-        for (statement, _) in &self.items {
-            let (prepared, _) = client.resolve_ref(*statement).await?;
-            statements.push(prepared);
+        let all: Vec<usize> = (0..self.items.len()).collect();
+        let (mut results, statements) = self.run_once(&all).await?;
+        // Cached statements the server found stale (ALTER TABLE, DISCARD ALL) are evicted, then
+        // re-prepared and re-run once, where that cannot repeat committed work: every item of a
+        // one-Sync batch (the failure rolled the implicit transaction back), or the stale items
+        // alone of a sync-each batch. Inside a transaction the error is returned.
+        let mut stale = Vec::new();
+        for (i, result) in results.iter().enumerate() {
+            if let (Err(e), Some((StatementRef::Sql(sql), _)), Some(Some(statement))) =
+                (result, self.items.get(i), statements.get(i))
+                && super::is_stale_statement(e, statement)
+            {
+                client.evict_cached(sql, statement);
+                stale.push(i);
+            }
+        }
+        if stale.is_empty() || client.transaction_status() != crate::TransactionStatus::Idle {
+            return Ok(results);
+        }
+        let rerun = if self.sync_each { stale } else { all };
+        let (again, _) = self.run_once(&rerun).await?;
+        for (i, result) in rerun.into_iter().zip(again) {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = result;
+            }
+        }
+        Ok(results)
+    }
+
+    /// Prepares (or takes from the cache), sends and reads the items at `indexes`; returns their
+    /// results in that order and the statements they ran.
+    async fn run_once(
+        &self,
+        indexes: &[usize],
+    ) -> Result<(Vec<Result<BatchResult, Error>>, Vec<Option<Statement>>), Error> {
+        let client = self.client;
+        let mut statements: Vec<Option<Statement>> = Vec::with_capacity(indexes.len());
+        let mut results: Vec<Option<Result<BatchResult, Error>>> =
+            Vec::with_capacity(indexes.len());
+        let mut prepare_failed = false;
+        for &i in indexes {
+            let Some((statement, _)) = self.items.get(i) else {
+                return Err(Error::usage("batch item out of range"));
+            };
+            match client.resolve_ref(*statement).await {
+                Ok((prepared, _)) => {
+                    statements.push(Some(prepared));
+                    results.push(None);
+                }
+                // A statement the server cannot prepare fails its own item.
+                Err(e) if e.as_db_error().is_some() => {
+                    statements.push(None);
+                    results.push(Some(Err(e)));
+                    prepare_failed = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if prepare_failed && !self.sync_each {
+            let results = results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(Error::skipped(
+                            "not executed: another statement of the batch could not be prepared",
+                        ))
+                    })
+                })
+                .collect();
+            return Ok((results, statements));
         }
         // Encode every statement; one that cannot be encoded fails alone (with sync_each) or fails the batch.
-        let mut results: Vec<Option<Result<BatchResult, Error>>> =
-            Vec::with_capacity(self.items.len());
-        let mut sent: Vec<(usize, &Statement)> = Vec::with_capacity(self.items.len());
+        let mut sent: Vec<(usize, &Statement)> = Vec::with_capacity(indexes.len());
         let mut encoded = BytesMut::new();
-        for (index, ((_, params), statement)) in self.items.iter().zip(&statements).enumerate() {
+        for (n, &i) in indexes.iter().enumerate() {
+            let (Some(Some(statement)), Some((_, params))) = (statements.get(n), self.items.get(i))
+            else {
+                continue;
+            };
             let start = encoded.len();
             let item = check_params(statement, params).and_then(|()| {
                 encode_execution(&mut encoded, Execution::all(statement), params)?;
@@ -125,18 +193,18 @@ impl<'c, 'a> Batch<'c, 'a> {
                 Ok(())
             });
             match item {
-                Ok(()) => {
-                    results.push(None);
-                    sent.push((index, statement));
-                }
+                Ok(()) => sent.push((n, statement)),
                 Err(e) => {
                     encoded.truncate(start);
-                    results.push(Some(Err(e)));
+                    if let Some(slot) = results.get_mut(n) {
+                        *slot = Some(Err(e));
+                    }
                 }
             }
         }
-        if !self.sync_each && sent.len() < self.items.len() {
-            return Ok(results
+        let unsendable = results.iter().any(|r| r.is_some());
+        if !self.sync_each && unsendable {
+            let results = results
                 .into_iter()
                 .map(|r| {
                     r.unwrap_or_else(|| {
@@ -145,13 +213,15 @@ impl<'c, 'a> Batch<'c, 'a> {
                         ))
                     })
                 })
-                .collect());
+                .collect();
+            return Ok((results, statements));
         }
         if sent.is_empty() {
-            return Ok(results
+            let results = results
                 .into_iter()
                 .map(|r| r.unwrap_or_else(|| Ok(BatchResult::default())))
-                .collect());
+                .collect();
+            return Ok((results, statements));
         }
         let syncs = if !self.sync_each {
             frontend::sync(&mut encoded);
@@ -244,7 +314,7 @@ impl<'c, 'a> Batch<'c, 'a> {
         let (written, read) = tokio::join!(conn.write_until(end), read);
         written?;
         read?;
-        Ok(results
+        let results = results
             .into_iter()
             .map(|r| {
                 r.unwrap_or_else(|| {
@@ -253,6 +323,7 @@ impl<'c, 'a> Batch<'c, 'a> {
                     ))
                 })
             })
-            .collect())
+            .collect();
+        Ok((results, statements))
     }
 }

@@ -150,6 +150,16 @@ pub(crate) fn encode_bind(
         .iter()
         .map(|c| c.format().code())
         .collect();
+    // An unnamed statement is parsed again at every execution and its columns may have changed
+    // since it was described: one format per column makes the server refuse a Bind whose column
+    // count is stale (08P01, which triggers a fresh description) instead of applying a single
+    // format to columns it was not chosen for.
+    let result_formats = if statement.kind() == StatementKind::Unnamed && !result_formats.is_empty()
+    {
+        result_formats
+    } else {
+        compact_formats(&result_formats)
+    };
     let write_param = |i: usize, buf: &mut BytesMut| -> Result<BindValue, Error> {
         let (Some(param), Some(ty)) = (params.get(i), types.get(i)) else {
             return Err(Error::usage("parameter index out of range"));
@@ -174,12 +184,21 @@ pub(crate) fn encode_bind(
         &compact_formats(&param_formats),
         params.len(),
         write_param,
-        &compact_formats(&result_formats),
+        &result_formats,
     )
     .map_err(|e| match e {
         BindError::Encode(e) => Error::encode(e),
         BindError::Param { error, .. } => error,
     })
+}
+
+/// Whether two column lists have the same names and types.
+fn same_columns(described: &[Column], cached: &[Column]) -> bool {
+    described.len() == cached.len()
+        && described
+            .iter()
+            .zip(cached)
+            .all(|(a, b)| a.name() == b.name() && a.type_() == b.type_())
 }
 
 /// Where an execution's responses are.
@@ -217,6 +236,9 @@ pub(crate) enum Event {
 #[derive(Debug)]
 pub(crate) struct ExecutionResponse {
     phase: Phase,
+    /// The portal's description differs from the statement's (its table changed since it was
+    /// described): the cached description is stale.
+    stale: bool,
     columns: Arc<[Column]>,
     closes_statement: bool,
     statement: Statement,
@@ -225,6 +247,7 @@ pub(crate) struct ExecutionResponse {
 impl ExecutionResponse {
     pub(crate) fn new(execution: Execution<'_>) -> ExecutionResponse {
         ExecutionResponse {
+            stale: false,
             phase: if execution.unnamed() {
                 Phase::Parse
             } else {
@@ -242,6 +265,7 @@ impl ExecutionResponse {
         columns: Arc<[Column]>,
     ) -> ExecutionResponse {
         ExecutionResponse {
+            stale: false,
             phase: Phase::Rows,
             columns,
             closes_statement: false,
@@ -252,6 +276,11 @@ impl ExecutionResponse {
     /// Whether the rows (if any) come next: the statement was bound.
     pub(crate) fn is_bound(&self) -> bool {
         self.phase >= Phase::Rows
+    }
+
+    /// Whether the statement's cached description turned out stale.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.stale
     }
 
     /// Whether rows are expected now.
@@ -301,10 +330,12 @@ impl ExecutionResponse {
                         Column::new(field, format)
                     })
                     .collect();
+                self.stale = !same_columns(&self.columns, self.statement.columns());
                 self.phase = Phase::Rows;
                 Event::Nothing
             }
             (Phase::Describe, BackendMessage::NoData) => {
+                self.stale = !self.statement.columns().is_empty();
                 self.columns = Arc::from(Vec::new());
                 self.phase = Phase::Rows;
                 Event::Nothing
@@ -434,6 +465,14 @@ impl<'c> RowStream<'c> {
             if let Some(Err(e)) = ready!(self.poll_event(cx, true)) {
                 return Poll::Ready(Err(e));
             }
+        }
+        if self.response.is_stale() {
+            // The rows would not match what the statement promised: read them to the end, then
+            // report the statement stale (the caller re-describes it and runs it again).
+            while let Some(event) = ready!(self.poll_event(cx, false)) {
+                event?;
+            }
+            return Poll::Ready(Err(Error::stale_statement()));
         }
         Poll::Ready(Ok(()))
     }

@@ -113,12 +113,21 @@ fn unexpected(receiver: &Receiver<'_>, expected: &'static str, got: &BackendMess
 /// Whether a cached statement failed because the server no longer accepts it as prepared: its
 /// result type changed under it ("cached plan must not change result type"), or it no longer
 /// exists (`DISCARD ALL`, a pooler that moved the session).
-fn is_stale_statement(error: &Error) -> bool {
+///
+/// A statement of the unnamed-statement mode is parsed again at every execution, so its cached
+/// description (parameter types, result formats) can go stale instead: the server then refuses
+/// the Bind (08P01, such as a result format count that no longer matches the columns).
+pub(crate) fn is_stale_statement(error: &Error, statement: &Statement) -> bool {
+    if error.is_stale_description() {
+        return true;
+    }
     let Some(db) = error.as_db_error() else {
         return false;
     };
     (db.code() == &SqlState::FEATURE_NOT_SUPPORTED && db.routine() == Some("RevalidateCachedQuery"))
         || db.code() == &SqlState::INVALID_SQL_STATEMENT_NAME
+        || (statement.kind() == StatementKind::Unnamed
+            && db.code() == &SqlState::PROTOCOL_VIOLATION)
 }
 
 impl Client {
@@ -378,6 +387,11 @@ impl Client {
         self.lock_cache().capacity() > 0
     }
 
+    /// Forgets the cached statement for `sql` if it is `statement`.
+    pub(crate) fn evict_cached(&self, sql: &str, statement: &Statement) {
+        self.lock_cache().remove(sql, statement);
+    }
+
     /// Forgets every cached statement (they are closed on the server as their handles go). Useful
     /// after `DISCARD ALL` or schema changes; stale statements are also re-prepared automatically.
     pub fn clear_statement_cache(&self) {
@@ -442,7 +456,7 @@ impl Client {
         match self.start(Execution::all(&prepared), params).await {
             Err(e)
                 if cached
-                    && is_stale_statement(&e)
+                    && is_stale_statement(&e, &prepared)
                     && self.transaction_status() == TransactionStatus::Idle =>
             {
                 // Re-prepared and re-run once: outside a transaction nothing was done yet.

@@ -64,6 +64,8 @@ pub struct Error(Box<Inner>);
 #[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
+    /// A prepared statement's description no longer matches its table (see `stale_statement`).
+    stale: bool,
     message: String,
     db: Option<DbError>,
     source: Option<Arc<dyn StdError + Send + Sync>>,
@@ -72,6 +74,7 @@ struct Inner {
 impl Error {
     fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error(Box::new(Inner {
+            stale: false,
             kind,
             message: message.into(),
             db: None,
@@ -178,6 +181,21 @@ impl Error {
     /// Records what led to this error as its `source()`.
     pub(crate) fn with_cause(self, cause: Error) -> Error {
         self.with_source(cause)
+    }
+
+    /// A statement whose columns changed since it was described (its table was altered).
+    pub(crate) fn stale_statement() -> Error {
+        let mut error = Error::new(
+            ErrorKind::Usage,
+            "the statement's result columns changed since it was prepared (its table was altered); prepare it again",
+        );
+        error.0.stale = true;
+        error
+    }
+
+    /// Whether this is [`Error::stale_statement`].
+    pub(crate) fn is_stale_description(&self) -> bool {
+        self.0.stale
     }
 
     pub(crate) fn usage(message: impl Into<String>) -> Error {
