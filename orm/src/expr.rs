@@ -172,6 +172,13 @@ pub enum Expr {
         /// The upper bound.
         high: Box<Expr>,
     },
+    /// `CAST(expr AS type)`.
+    Cast {
+        /// The operand.
+        expr: Box<Expr>,
+        /// The type.
+        sql_type: crate::schema::SqlType,
+    },
     /// An aggregate or function call such as `count(*)` or `sum(x)`.
     Function {
         /// The function name.
@@ -234,6 +241,11 @@ impl Expr {
                 low.write(out);
                 out.push(" AND ");
                 high.write(out);
+            }
+            Expr::Cast { expr, sql_type } => {
+                out.push("CAST(");
+                expr.write(out);
+                out.push(" AS ").push(&sql_type.ddl(false)).push(")");
             }
             Expr::Function { name, arg } => {
                 out.push(name).push("(");

@@ -35,6 +35,7 @@
 // (its own tests and doc examples) as they do in a user's crate.
 extern crate self as orm;
 
+pub mod aggregate;
 pub mod ddl;
 pub mod engine;
 pub mod error;
@@ -57,6 +58,7 @@ mod test_models;
 #[path = "derive_support.rs"]
 pub mod __private;
 
+pub use aggregate::{Aggregate, Selectable, count};
 pub use ddl::Metadata;
 pub use engine::{Engine, SessionMaker, create_engine, sessionmaker};
 pub use error::OrmError;

@@ -138,6 +138,18 @@ macro_rules! clause_methods {
             self.clauses.offset = Some(n);
             self
         }
+
+        /// Groups rows by a column (call again for more columns).
+        pub fn group_by<S: crate::aggregate::Selectable<M>>(mut self, expr: S) -> Self {
+            self.clauses.group_by.push(expr.expr());
+            self
+        }
+
+        /// A condition on the groups (combined with AND with the others).
+        pub fn having(mut self, condition: Condition) -> Self {
+            self.clauses.having.push(condition);
+            self
+        }
     };
 }
 
@@ -227,8 +239,9 @@ pub(crate) fn write_column_list<M: Model>(out: &mut SqlBuilder) {
     }
 }
 
-/// A tuple of typed columns of one model, for column-subset queries: `(Article::SLUG,
-/// Article::TITLE)` gives `(String, String)` rows.
+/// A tuple of columns and aggregates of one model, for column-subset queries: `(Article::SLUG,
+/// Article::TITLE)` gives `(String, String)` rows, `(Article::AUTHOR_ID, count())` gives
+/// `(Option<i32>, i64)`.
 pub trait ColumnTuple<M> {
     /// The Rust type of one row.
     type Output;
@@ -242,23 +255,20 @@ pub trait ColumnTuple<M> {
 
 macro_rules! column_tuples {
     ($(($($t:ident $i:tt),+))*) => {$(
-        impl<M: Model, $($t: ColumnType),+> ColumnTuple<M> for ($(crate::expr::Column<M, $t>,)+) {
-            type Output = ($($t,)+);
+        impl<M: Model, $($t: crate::aggregate::Selectable<M>),+> ColumnTuple<M> for ($($t,)+) {
+            type Output = ($($t::Output,)+);
 
             fn exprs(&self) -> Vec<Expr> {
                 vec![$(self.$i.expr()),+]
             }
 
             fn sql_types(&self) -> Vec<crate::schema::SqlType> {
-                vec![$(M::TABLE.columns.get(self.$i.index()).map(|c| c.sql_type).unwrap_or($t::SQL_TYPE)),+]
+                vec![$(self.$i.sql_type()),+]
             }
 
             fn from_values(values: Vec<Value>) -> Result<Self::Output, crate::error::OrmError> {
                 let mut values = values.into_iter();
-                Ok(($($t::from_value(values.next().unwrap_or(Value::Null)).map_err(|e| {
-                    let _ = $i;
-                    e
-                })?,)+))
+                Ok(($(<$t::Output as ColumnType>::from_value(values.next().unwrap_or(Value::Null))?,)+))
             }
         }
     )*};

@@ -241,3 +241,43 @@ async fn a_flush_is_one_round_trip_per_level_and_relationships_load() {
         .unwrap();
     assert_eq!(orphans, 100);
 }
+
+#[tokio::test]
+async fn group_by_having_and_aggregates() {
+    use crate::aggregate::count;
+    let engine = engine().await;
+    let mut session = engine.session();
+    let authors: Vec<Obj<Author>> = (0..3).map(|i| author(&format!("g{i}"))).collect();
+    // Author 0 gets 3 articles, author 1 gets 1, author 2 none.
+    for (i, n) in [(0usize, 3), (1, 1)] {
+        for j in 0..n {
+            let a = article(&format!("g{i}-{j}"), &format!("T{j}"));
+            authors[i].push(Author::ARTICLES, &a);
+        }
+    }
+    session.add_all(&authors);
+    session.commit().await.unwrap();
+    let ids: Vec<i32> = authors.iter().map(|a| a.read().id.unwrap()).collect();
+
+    let query = select_columns::<Article, _>((Article::AUTHOR_ID, count::<Article>()))
+        .group_by(Article::AUTHOR_ID)
+        .having(count::<Article>().gt(1i64));
+    let groups = session.all_columns(&query).await.unwrap();
+    assert_eq!(groups, [(Some(ids[0]), 3)]);
+
+    let query = select_columns::<Article, _>((
+        Article::ID.count(),
+        Article::ID.min(),
+        Article::ID.max(),
+        Article::ID.sum(),
+        Article::ID.avg(),
+    ));
+    let (n, min, max, sum, avg) = session.first_columns(&query).await.unwrap().unwrap();
+    assert_eq!((n, min, max, sum), (4, Some(1), Some(4), Some(10)));
+    assert_eq!(avg.unwrap().to_string(), "2.5000000000000000");
+    let ordered = select_columns::<Article, _>((Article::AUTHOR_ID, count::<Article>()))
+        .group_by(Article::AUTHOR_ID)
+        .order_by(count::<Article>().desc());
+    let groups = session.all_columns(&ordered).await.unwrap();
+    assert_eq!(groups, [(Some(ids[0]), 3), (Some(ids[1]), 1)]);
+}
