@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use crate::error::OrmError;
 use crate::model::Model;
-use crate::relationship::{ManyToOne, OneToMany, RelationKey};
+use crate::relationship::{AssociationKey, ManyToMany, ManyToOne, OneToMany, RelationKey};
 use crate::schema::Table;
 use crate::value::Value;
 
@@ -47,6 +47,12 @@ pub(crate) struct Links {
     loaded: Vec<RelationKey>,
     /// Collections whose children are deleted with the parent.
     cascade_delete: Vec<RelationKey>,
+    /// Many-to-many: the related objects per association direction.
+    associated: HashMap<AssociationKey, Vec<ChildRef>>,
+    /// Association rows to insert (`true`) or delete (`false`) at the next flush, from this side.
+    pending_associations: Vec<(AssociationKey, Arc<dyn ErasedObject>, bool)>,
+    /// Many-to-many collections fully loaded from the database.
+    associated_loaded: Vec<AssociationKey>,
 }
 
 impl<M: Model> Clone for Obj<M> {
@@ -179,6 +185,68 @@ impl<M: Model> Obj<M> {
             .unwrap_or_default()
     }
 
+    /// Relates this object to `other` through a many-to-many relationship
+    /// (`article.link(Article::TAGS, &tag)`): both sides list each other, and the association row
+    /// is inserted at the next flush.
+    pub fn link<B: Model>(&self, relation: ManyToMany<M, B>, other: &Obj<B>) {
+        let key = relation.key();
+        let other_erased = other.erased();
+        {
+            let mut links = self.0.lock_links();
+            links.add_associated(key, ChildRef::Strong(other_erased.clone()));
+            let id = other_erased.object_id();
+            let cancelled = links.cancel_pending(key, id, false);
+            if !cancelled {
+                links.pending_associations.push((key, other_erased, true));
+            }
+        }
+        other
+            .0
+            .lock_links()
+            .add_associated(key.reverse(), ChildRef::Strong(self.erased()));
+    }
+
+    /// Removes a many-to-many relation; the association row is deleted at the next flush.
+    pub fn unlink<B: Model>(&self, relation: ManyToMany<M, B>, other: &Obj<B>) {
+        let key = relation.key();
+        let other_erased = other.erased();
+        {
+            let mut links = self.0.lock_links();
+            links.remove_associated(key, other.id());
+            if !links.cancel_pending(key, other.id(), true) {
+                links.pending_associations.push((key, other_erased, false));
+            }
+        }
+        other
+            .0
+            .lock_links()
+            .remove_associated(key.reverse(), self.id());
+    }
+
+    /// The objects related through a many-to-many relationship, as attached or loaded (see
+    /// [`Session::load_associated`](crate::Session::load_associated)).
+    pub fn associated<B: Model>(&self, relation: ManyToMany<M, B>) -> Vec<Obj<B>> {
+        let links = self.0.lock_links();
+        links
+            .associated
+            .get(&relation.key())
+            .map(|list| {
+                list.iter()
+                    .filter_map(ChildRef::upgrade)
+                    .filter_map(Obj::from_erased)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether a many-to-many collection was loaded from the database.
+    pub fn is_associated_loaded<B: Model>(&self, relation: ManyToMany<M, B>) -> bool {
+        self.0
+            .lock_links()
+            .associated_loaded
+            .contains(&relation.key())
+    }
+
     /// Whether the children of a one-to-many relationship were loaded from the database.
     pub fn is_loaded<C: Model>(&self, relation: OneToMany<M, C>) -> bool {
         self.0.lock_links().loaded.contains(&relation.key())
@@ -208,6 +276,30 @@ impl Links {
         if let Some(children) = self.children.get_mut(&key) {
             children.retain(|c| c.upgrade().is_some_and(|c| c.object_id() != id));
         }
+    }
+
+    fn add_associated(&mut self, key: AssociationKey, other: ChildRef) {
+        let Some(id) = other.upgrade().map(|o| o.object_id()) else {
+            return;
+        };
+        let list = self.associated.entry(key).or_default();
+        if !list.iter().any(|o| o.is(id)) {
+            list.push(other);
+        }
+    }
+
+    fn remove_associated(&mut self, key: AssociationKey, id: ObjectId) {
+        if let Some(list) = self.associated.get_mut(&key) {
+            list.retain(|o| o.upgrade().is_some_and(|o| o.object_id() != id));
+        }
+    }
+
+    /// Drops a pending association operation of the given kind for `id`; whether there was one.
+    fn cancel_pending(&mut self, key: AssociationKey, id: ObjectId, add: bool) -> bool {
+        let before = self.pending_associations.len();
+        self.pending_associations
+            .retain(|(k, o, a)| !(*k == key && o.object_id() == id && *a == add));
+        self.pending_associations.len() != before
     }
 
     /// Holds a child weakly from now on.
@@ -330,6 +422,73 @@ pub(crate) fn cascades_delete(object: &dyn ErasedObject, key: RelationKey) -> bo
 /// Drops a child's many-to-one link (its parent is being deleted).
 pub(crate) fn unlink_parent(child: &dyn ErasedObject, key: RelationKey) {
     child.lock_links_erased().parents.remove(&key);
+}
+
+/// The objects related to `object` through many-to-many links (for the save-update cascade).
+pub(crate) fn associated_links(object: &dyn ErasedObject) -> Vec<Arc<dyn ErasedObject>> {
+    let links = object.lock_links_erased();
+    links
+        .associated
+        .values()
+        .flat_map(|list| list.iter().filter_map(ChildRef::upgrade))
+        .collect()
+}
+
+/// The association rows `object` has to insert or delete at the next flush.
+pub(crate) fn pending_associations(
+    object: &dyn ErasedObject,
+) -> Vec<(AssociationKey, Arc<dyn ErasedObject>, bool)> {
+    object.lock_links_erased().pending_associations.clone()
+}
+
+/// Forgets the pending association operations after a successful flush.
+pub(crate) fn clear_pending_associations(object: &dyn ErasedObject) {
+    object.lock_links_erased().pending_associations.clear();
+}
+
+/// Schedules the deletion of every association row of a deleted object (loaded or attached).
+pub(crate) fn unlink_all_associations(object: &Arc<dyn ErasedObject>) {
+    let entries: Vec<(AssociationKey, Arc<dyn ErasedObject>)> = {
+        let links = object.lock_links_erased();
+        links
+            .associated
+            .iter()
+            .flat_map(|(key, list)| list.iter().filter_map(ChildRef::upgrade).map(|o| (*key, o)))
+            .collect()
+    };
+    let id = object.object_id();
+    for (key, other) in entries {
+        {
+            let mut links = object.lock_links_erased();
+            links.remove_associated(key, other.object_id());
+            if !links.cancel_pending(key, other.object_id(), true) {
+                links.pending_associations.push((key, other.clone(), false));
+            }
+        }
+        other
+            .lock_links_erased()
+            .remove_associated(key.reverse(), id);
+    }
+}
+
+/// Records loaded many-to-many relations and marks the collection loaded.
+pub(crate) fn set_loaded_associated(
+    object: &Arc<dyn ErasedObject>,
+    key: AssociationKey,
+    others: &[Arc<dyn ErasedObject>],
+) {
+    for other in others {
+        other
+            .lock_links_erased()
+            .add_associated(key.reverse(), ChildRef::Weak(Arc::downgrade(object)));
+    }
+    let mut links = object.lock_links_erased();
+    for other in others {
+        links.add_associated(key, ChildRef::Weak(Arc::downgrade(other)));
+    }
+    if !links.associated_loaded.contains(&key) {
+        links.associated_loaded.push(key);
+    }
 }
 
 /// Once an object is in the database, its parents hold it weakly (see [`ChildRef`]).

@@ -132,3 +132,116 @@ impl<P: Model, C: Model> OneToMany<P, C> {
         ManyToOne::new(self.backref, self.column)
     }
 }
+
+/// Identifies one direction of a many-to-many relationship: the association table and its two
+/// foreign key columns (this side's, then the other side's).
+#[derive(Debug, Clone, Copy)]
+pub struct AssociationKey {
+    /// The association table.
+    pub through: &'static crate::schema::Table,
+    /// The position of the column pointing to this side.
+    pub local: usize,
+    /// The position of the column pointing to the other side.
+    pub remote: usize,
+}
+
+impl PartialEq for AssociationKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.through.name == other.through.name
+            && self.local == other.local
+            && self.remote == other.remote
+    }
+}
+
+impl Eq for AssociationKey {}
+
+impl std::hash::Hash for AssociationKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.through.name.hash(state);
+        self.local.hash(state);
+        self.remote.hash(state);
+    }
+}
+
+impl AssociationKey {
+    /// The same association seen from the other side.
+    pub fn reverse(self) -> AssociationKey {
+        AssociationKey {
+            through: self.through,
+            local: self.remote,
+            remote: self.local,
+        }
+    }
+}
+
+/// A many-to-many relationship through an association table (SQLAlchemy's `secondary`): from `A`
+/// (`Article::TAGS`) to `B`.
+pub struct ManyToMany<A, B> {
+    name: &'static str,
+    through: &'static crate::schema::Table,
+    local: usize,
+    remote: usize,
+    _types: PhantomData<fn() -> (A, B)>,
+}
+
+impl<A, B> Clone for ManyToMany<A, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A, B> Copy for ManyToMany<A, B> {}
+
+impl<A, B> std::fmt::Debug for ManyToMany<A, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ManyToMany({} through {})", self.name, self.through.name)
+    }
+}
+
+impl<A: Model, B: Model> ManyToMany<A, B> {
+    /// The relationship named `name` through the association table `through`, whose column at
+    /// `local` points to `A` and at `remote` to `B`.
+    pub const fn new(
+        name: &'static str,
+        through: &'static crate::schema::Table,
+        local: usize,
+        remote: usize,
+    ) -> ManyToMany<A, B> {
+        ManyToMany {
+            name,
+            through,
+            local,
+            remote,
+            _types: PhantomData,
+        }
+    }
+
+    /// The relationship's name (`tags`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The association table.
+    pub fn through(&self) -> &'static crate::schema::Table {
+        self.through
+    }
+
+    /// The association and its direction.
+    pub fn key(&self) -> AssociationKey {
+        AssociationKey {
+            through: self.through,
+            local: self.local,
+            remote: self.remote,
+        }
+    }
+
+    /// The column of the association table pointing to `A`.
+    pub fn local_column(&self) -> usize {
+        self.local
+    }
+
+    /// The column of the association table pointing to `B`.
+    pub fn remote_column(&self) -> usize {
+        self.remote
+    }
+}

@@ -46,6 +46,7 @@ pub struct Author {
 /// ```
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 #[orm(table = "articles")]
+#[orm(many_to_many(name = "tags", target = Tag, through = ArticleTag, foreign_key = article_id, remote = tag_id, backref = "articles"))]
 pub struct Article {
     #[orm(primary_key)]
     pub id: Option<i32>,
@@ -205,4 +206,24 @@ pub struct Composite {
 pub struct Keyed {
     #[orm(primary_key, length = 10)]
     pub a: String,
+}
+
+/// A tag of articles, related to them many-to-many through `article_tags`.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "tags")]
+pub struct Tag {
+    #[orm(primary_key)]
+    pub id: Option<i32>,
+    #[orm(length = 50, unique)]
+    pub name: String,
+}
+
+/// The association table of articles and tags.
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "article_tags")]
+pub struct ArticleTag {
+    #[orm(primary_key, foreign_key = "articles.id")]
+    pub article_id: i32,
+    #[orm(primary_key, foreign_key = "tags.id")]
+    pub tag_id: i32,
 }

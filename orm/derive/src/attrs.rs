@@ -23,6 +23,8 @@ pub enum RelationshipKind {
     OneToMany,
     /// `belongs_to(...)` on the child: its parent through its own foreign key.
     ManyToOne,
+    /// `many_to_many(...)`: through an association model.
+    ManyToMany,
 }
 
 /// `relationship(name = "articles", target = Article, foreign_key = author_id, backref =
@@ -41,6 +43,11 @@ pub struct RelationshipAttr {
     pub backref: Option<LitStr>,
     /// Whether deleting a parent deletes its children (one-to-many only).
     pub cascade_delete: bool,
+    /// The association model (many-to-many only).
+    pub through: Option<Path>,
+    /// The association's column pointing to the other model (many-to-many only; `foreign_key`
+    /// names the one pointing to this model).
+    pub remote: Option<Ident>,
 }
 
 fn parse_relationship(
@@ -53,6 +60,8 @@ fn parse_relationship(
     let mut foreign_key = None;
     let mut backref = None;
     let mut cascade_delete = false;
+    let mut through = None;
+    let mut remote = None;
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("name") {
             let lit: LitStr = inner.value()?.parse()?;
@@ -62,7 +71,11 @@ fn parse_relationship(
             target = Some(inner.value()?.parse::<Path>()?);
         } else if inner.path.is_ident("foreign_key") {
             foreign_key = Some(inner.value()?.parse::<Ident>()?);
-        } else if inner.path.is_ident("backref") && kind == RelationshipKind::OneToMany {
+        } else if inner.path.is_ident("through") && kind == RelationshipKind::ManyToMany {
+            through = Some(inner.value()?.parse::<Path>()?);
+        } else if inner.path.is_ident("remote") && kind == RelationshipKind::ManyToMany {
+            remote = Some(inner.value()?.parse::<Ident>()?);
+        } else if inner.path.is_ident("backref") && kind != RelationshipKind::ManyToOne {
             let lit: LitStr = inner.value()?.parse()?;
             check_identifier(&lit.value(), lit.span(), "backref")?;
             backref = Some(lit);
@@ -74,6 +87,9 @@ fn parse_relationship(
                     "unknown relationship key; expected name, target, foreign_key, backref or cascade_delete"
                 }
                 RelationshipKind::ManyToOne => "unknown belongs_to key; expected name, target or foreign_key",
+                RelationshipKind::ManyToMany => {
+                    "unknown many_to_many key; expected name, target, through, foreign_key, remote or backref"
+                }
             }));
         }
         Ok(())
@@ -87,6 +103,14 @@ fn parse_relationship(
         foreign_key: foreign_key.ok_or_else(|| missing("foreign_key"))?,
         backref,
         cascade_delete,
+        through: match kind {
+            RelationshipKind::ManyToMany => Some(through.ok_or_else(|| missing("through"))?),
+            _ => None,
+        },
+        remote: match kind {
+            RelationshipKind::ManyToMany => Some(remote.ok_or_else(|| missing("remote"))?),
+            _ => None,
+        },
     })
 }
 
@@ -239,9 +263,12 @@ impl TableAttrs {
                 } else if meta.path.is_ident("belongs_to") {
                     relationships.push(parse_relationship(meta, RelationshipKind::ManyToOne)?);
                     Ok(())
+                } else if meta.path.is_ident("many_to_many") {
+                    relationships.push(parse_relationship(meta, RelationshipKind::ManyToMany)?);
+                    Ok(())
                 } else {
                     Err(meta.error(
-                        "unknown model attribute; the struct takes `table = \"name\"`, `relationship(...)` and `belongs_to(...)`",
+                        "unknown model attribute; the struct takes `table = \"name\"`, `relationship(...)`, `belongs_to(...)` and `many_to_many(...)`",
                     ))
                 }
             })?;

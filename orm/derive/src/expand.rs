@@ -235,6 +235,42 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     #backref
                 }
             }
+            RelationshipKind::ManyToMany => {
+                let through = rel.through.as_ref();
+                let remote = rel.remote.as_ref().map(|r| format_ident!("{}", unraw(r).to_uppercase(), span = r.span()));
+                let doc = format!("The `{rel_name}` relationship: the `{}` rows related through `{}`.", quote!(#target), quote!(#through));
+                let backref = rel.backref.as_ref().map(|backref| {
+                    let back_constant = format_ident!("{}", backref.value().to_uppercase(), span = backref.span());
+                    let doc = format!("The `{}` relationship (the backref of `{name}::{constant}`).", backref.value());
+                    quote! {
+                        #[automatically_derived]
+                        impl #target {
+                            #[doc = #doc]
+                            #[allow(dead_code)]
+                            #vis const #back_constant: ::orm::ManyToMany<#target, #name> = ::orm::ManyToMany::new(
+                                #backref,
+                                <#through as ::orm::Model>::TABLE,
+                                #through::#remote.index(),
+                                #through::#fk.index(),
+                            );
+                        }
+                    }
+                });
+                quote! {
+                    #[automatically_derived]
+                    impl #name {
+                        #[doc = #doc]
+                        #[allow(dead_code)]
+                        #vis const #constant: ::orm::ManyToMany<#name, #target> = ::orm::ManyToMany::new(
+                            #rel_name,
+                            <#through as ::orm::Model>::TABLE,
+                            #through::#fk.index(),
+                            #through::#remote.index(),
+                        );
+                    }
+                    #backref
+                }
+            }
             RelationshipKind::ManyToOne => {
                 let doc = format!("The `{rel_name}` relationship: the `{}` row `{}` points to.", quote!(#target), rel.foreign_key);
                 quote! {

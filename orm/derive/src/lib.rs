@@ -41,6 +41,18 @@ use proc_macro::TokenStream;
 /// # The struct
 ///
 /// - `#[orm(table = "name")]` (required): the table name.
+/// - `#[orm(relationship(name = "articles", target = Article, foreign_key = author_id, backref =
+///   "author"))]`: a one-to-many relationship to the `target` model's rows whose `foreign_key`
+///   field points here, as `Self::ARTICLES: orm::OneToMany<Self, Article>`; with `backref`, the
+///   same declaration also gives `Article::AUTHOR: orm::ManyToOne<Article, Self>`. Add
+///   `cascade_delete` to delete the children with the parent (by default their foreign key is set
+///   to NULL).
+/// - `#[orm(belongs_to(name = "author", target = Author, foreign_key = author_id))]`: the
+///   many-to-one side alone, `Self::AUTHOR`, through this model's own `foreign_key` field.
+/// - `#[orm(many_to_many(name = "tags", target = Tag, through = ArticleTag, foreign_key =
+///   article_id, remote = tag_id, backref = "articles"))]`: a many-to-many relationship through
+///   the association model `through`, whose `foreign_key` field points here and `remote` field to
+///   `target`: `Self::TAGS: orm::ManyToMany<Self, Tag>` (and `Tag::ARTICLES` with `backref`).
 ///
 /// Every named field is a column, in declaration order. The struct cannot be generic, and at
 /// least one field must be a primary key (the session identifies rows by it, as SQLAlchemy's

@@ -169,7 +169,32 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         }
     }
 
-    // 3. DELETEs, children's tables first.
+    // 3. Association rows of many-to-many relationships: deletions, then insertions, once both
+    //    sides have their keys.
+    let mut associations = Vec::new();
+    let mut with_associations = Vec::new();
+    for object in pending.iter().chain(&persistent).chain(&deleted) {
+        let operations = obj::pending_associations(object.as_ref());
+        if operations.is_empty() {
+            continue;
+        }
+        with_associations.push(object.clone());
+        for (key, other, add) in operations {
+            if let Some(statement) =
+                association_statement(key, object.as_ref(), other.as_ref(), add, &staged)
+            {
+                associations.push((add, statement));
+            }
+        }
+    }
+    // Deletions first, so a relation removed and added again ends up present.
+    associations.sort_by_key(|(add, _)| *add);
+    let associations: Vec<Statement> = associations.into_iter().map(|(_, s)| s).collect();
+    if !associations.is_empty() {
+        run_batch(session, &associations).await?;
+    }
+
+    // 4. DELETEs, children's tables first.
     let deletes: Vec<Statement> = order_deletes(&deleted)
         .into_iter()
         .filter_map(|object| {
@@ -203,6 +228,9 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
                 session.store.identity.insert(key, id);
             }
         }
+    }
+    for object in &with_associations {
+        obj::clear_pending_associations(object.as_ref());
     }
     for object in &deleted {
         let id = object.object_id();
@@ -398,6 +426,60 @@ fn delete_statement(
         sql,
         params,
         object,
+        returning: Vec::new(),
+    })
+}
+
+/// `INSERT INTO through (local, remote) VALUES ($1, $2)`, or `DELETE FROM through WHERE local = $1
+/// AND remote = $2`.
+fn association_statement(
+    key: crate::relationship::AssociationKey,
+    object: &dyn ErasedObject,
+    other: &dyn ErasedObject,
+    add: bool,
+    staged: &Staged,
+) -> Option<Statement> {
+    let through = key.through;
+    let local = through.columns.get(key.local)?;
+    let remote = through.columns.get(key.remote)?;
+    let value_of = |side: &dyn ErasedObject, column: &crate::schema::ColumnDef| -> Option<Value> {
+        let target = column.foreign_key.map(|f| f.column).unwrap_or("id");
+        let index = side.table().column_index(target)?;
+        let values = staged
+            .get(&side.object_id())
+            .cloned()
+            .unwrap_or_else(|| side.values());
+        values.get(index).cloned().filter(|v| !v.is_null())
+    };
+    let (local_value, remote_value) = (value_of(object, local)?, value_of(other, remote)?);
+    let mut out = SqlBuilder::new();
+    if add {
+        out.push("INSERT INTO ").push_ident(through.name).push(" (");
+        out.push_ident(local.name)
+            .push(", ")
+            .push_ident(remote.name)
+            .push(") VALUES (");
+        out.push_bind(local_value)
+            .push(", ")
+            .push_bind(remote_value)
+            .push(")");
+    } else {
+        out.push("DELETE FROM ")
+            .push_ident(through.name)
+            .push(" WHERE ");
+        out.push_column(through.name, local.name)
+            .push(" = ")
+            .push_bind(local_value);
+        out.push(" AND ")
+            .push_column(through.name, remote.name)
+            .push(" = ")
+            .push_bind(remote_value);
+    }
+    let (sql, params) = out.finish();
+    Some(Statement {
+        sql,
+        params,
+        object: object.object_id(),
         returning: Vec::new(),
     })
 }

@@ -357,6 +357,9 @@ impl Session {
             for child in obj::child_links(object.as_ref()) {
                 stack.push(child);
             }
+            for other in obj::associated_links(object.as_ref()) {
+                stack.push(other);
+            }
         }
     }
 
@@ -376,6 +379,7 @@ impl Session {
                     record.state = ObjectState::Deleted;
                     record.object = Held::Strong(object.clone());
                 }
+                obj::unlink_all_associations(&object);
                 for (key, child) in obj::children_with_keys(object.as_ref()) {
                     if obj::cascades_delete(object.as_ref(), key) {
                         self.delete_erased(child);
@@ -723,6 +727,85 @@ impl Session {
             parent.note_cascade(relation);
             let erased: Vec<Arc<dyn ErasedObject>> = children.iter().map(Obj::erased).collect();
             obj::set_loaded_children(&parent.erased(), relation.key(), &erased);
+        }
+        Ok(grouped)
+    }
+
+    /// Loads the objects related to many objects through a many-to-many relationship, in one
+    /// query joining the association table. Returns each object's related objects, in the
+    /// objects' order; they are then also available through [`Obj::associated`].
+    pub async fn load_associated<A: Model, B: Model>(
+        &mut self,
+        objects: &[Obj<A>],
+        relation: crate::relationship::ManyToMany<A, B>,
+    ) -> Result<Vec<Vec<Obj<B>>>, OrmError> {
+        self.autoflush().await?;
+        let through = relation.through();
+        let (Some(local), Some(remote)) = (
+            through.columns.get(relation.local_column()),
+            through.columns.get(relation.remote_column()),
+        ) else {
+            return Err(OrmError::usage("the association's columns do not exist"));
+        };
+        let local_target = local.foreign_key.map(|f| f.column).unwrap_or("id");
+        let remote_target = remote.foreign_key.map(|f| f.column).unwrap_or("id");
+        let local_index = A::TABLE.column_index(local_target).unwrap_or(0);
+        let keys: Vec<Value> = objects
+            .iter()
+            .map(|o| {
+                o.read()
+                    .values()
+                    .get(local_index)
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
+        let mut out = SqlBuilder::new();
+        out.push("SELECT ");
+        crate::query::write_column_list::<B>(&mut out);
+        out.push(", ").push_column(through.name, local.name);
+        out.push(" \nFROM ")
+            .push_ident(B::TABLE.name)
+            .push(" JOIN ")
+            .push_ident(through.name)
+            .push(" ON ");
+        out.push_column(through.name, remote.name)
+            .push(" = ")
+            .push_column(B::TABLE.name, remote_target);
+        out.push(" \nWHERE ")
+            .push_column(through.name, local.name)
+            .push(" IN (");
+        let mut any = false;
+        for key in keys.iter().filter(|k| !k.is_null()) {
+            if any {
+                out.push(", ");
+            }
+            out.push_bind(key.clone());
+            any = true;
+        }
+        if !any {
+            out.push("NULL");
+        }
+        out.push(")");
+        let (sql, params) = out.finish();
+        let rows = self.run(&sql, &params).await?;
+        let mut grouped: Vec<Vec<Obj<B>>> = vec![Vec::new(); objects.len()];
+        let width = B::TABLE.columns.len();
+        for row in &rows {
+            let object = self.object_from_row::<B>(row, false)?;
+            let owner = Value::from_row(row, width, local.sql_type)?;
+            for (i, key) in keys.iter().enumerate() {
+                if !key.is_null()
+                    && *key == owner
+                    && let Some(group) = grouped.get_mut(i)
+                {
+                    group.push(object.clone());
+                }
+            }
+        }
+        for (object, related) in objects.iter().zip(&grouped) {
+            let erased: Vec<Arc<dyn ErasedObject>> = related.iter().map(Obj::erased).collect();
+            obj::set_loaded_associated(&object.erased(), relation.key(), &erased);
         }
         Ok(grouped)
     }

@@ -2,17 +2,12 @@
 
 use harness::{AuthMethod, TestServer};
 
+use crate::Model;
 use crate::Obj;
 use crate::engine::Engine;
 use crate::query::{select, select_columns};
 use crate::session::{ObjectState, Session};
-use crate::test_models::{Article, Author};
-
-const DDL: &str = "CREATE TABLE authors (id SERIAL NOT NULL, firstname VARCHAR(100), lastname VARCHAR(100), \
-    email VARCHAR(255) NOT NULL, joined TIMESTAMP WITHOUT TIME ZONE, PRIMARY KEY (id)); \
-    CREATE TABLE articles (id SERIAL NOT NULL, slug VARCHAR(100) NOT NULL, title VARCHAR(100) NOT NULL, \
-    created_on TIMESTAMP WITHOUT TIME ZONE, updated_on TIMESTAMP WITHOUT TIME ZONE, content TEXT, \
-    author_id INTEGER, PRIMARY KEY (id), UNIQUE (slug), FOREIGN KEY(author_id) REFERENCES authors (id))";
+use crate::test_models::{Article, ArticleTag, Author, Tag};
 
 async fn engine() -> Engine {
     let server = TestServer::shared(AuthMethod::Trust);
@@ -20,7 +15,10 @@ async fn engine() -> Engine {
     let conninfo = server.connection_string(server.superuser(), None, &db, false);
     let engine = crate::create_engine(&conninfo).unwrap();
     let client = engine.pool().get().await.unwrap();
-    client.batch_execute(DDL).await.unwrap();
+    crate::Metadata::new(&[Author::TABLE, Article::TABLE, Tag::TABLE, ArticleTag::TABLE])
+        .create_all(&client)
+        .await
+        .unwrap();
     drop(client);
     engine
 }
@@ -280,4 +278,70 @@ async fn group_by_having_and_aggregates() {
         .order_by(count::<Article>().desc());
     let groups = session.all_columns(&ordered).await.unwrap();
     assert_eq!(groups, [(Some(ids[0]), 3), (Some(ids[1]), 1)]);
+}
+
+#[tokio::test]
+async fn many_to_many_through_an_association_table() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    let rust = Obj::new(Tag {
+        id: None,
+        name: "rust".into(),
+    });
+    let sql = Obj::new(Tag {
+        id: None,
+        name: "sql".into(),
+    });
+    let a = article("m2m-a", "A");
+    let b = article("m2m-b", "B");
+    a.link(Article::TAGS, &rust);
+    a.link(Article::TAGS, &sql);
+    b.link(Article::TAGS, &sql);
+    // Both sides list each other in memory.
+    assert_eq!(sql.associated(Tag::ARTICLES).len(), 2);
+    // Adding the articles cascades to their tags; the association rows follow both inserts.
+    session.add(&a);
+    session.add(&b);
+    session.commit().await.unwrap();
+    let rows = session
+        .execute_raw("SELECT count(*) FROM article_tags", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 3);
+
+    let mut fresh = engine.session();
+    let articles = fresh
+        .all(&select::<Article>().order_by(Article::SLUG.asc()))
+        .await
+        .unwrap();
+    let tags = fresh
+        .load_associated(&articles, Article::TAGS)
+        .await
+        .unwrap();
+    let names = |objs: &Vec<Obj<Tag>>| {
+        let mut n: Vec<String> = objs.iter().map(|t| t.read().name.clone()).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&tags[0]), ["rust", "sql"]);
+    assert_eq!(names(&tags[1]), ["sql"]);
+    assert!(articles[0].is_associated_loaded(Article::TAGS));
+    // Unlinking deletes the association row; deleting a tag deletes its rows first.
+    articles[0].unlink(
+        Article::TAGS,
+        &tags[0]
+            .iter()
+            .find(|t| t.read().name == "rust")
+            .unwrap()
+            .clone(),
+    );
+    let sql_tag = tags[1][0].clone();
+    fresh.delete(&sql_tag);
+    fresh.commit().await.unwrap();
+    let rows = fresh
+        .execute_raw("SELECT count(*) FROM article_tags", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 0);
+    assert_eq!(fresh.count(&select::<Tag>()).await.unwrap(), 1);
 }
