@@ -51,6 +51,17 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// Whether two values are the same for change detection: like `==`, except that a float is
+    /// compared by its bits (a NaN is unchanged when it stays NaN; `0.0` and `-0.0` differ) and a
+    /// numeric by its exact digits and scale (`1.5` to `1.50` is a change).
+    pub fn same_as(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits(),
+            (Value::Numeric(a), Value::Numeric(b)) => a.to_string() == b.to_string(),
+            (a, b) => a == b,
+        }
+    }
+
     /// Reads column `index` of `row` as a value of `sql_type`.
     pub fn from_row(row: &Row, index: usize, sql_type: SqlType) -> Result<Value, OrmError> {
         fn get<T: pg_wire::types::FromSqlOwned>(
@@ -222,6 +233,17 @@ mod tests {
         assert_eq!(<Option<i32>>::from_value(Value::I32(3)).unwrap(), Some(3));
         assert!(i32::from_value(Value::Text("x".into())).is_err());
         assert!(i32::from_value(Value::Null).is_err());
+    }
+
+    #[test]
+    fn change_detection_compares_floats_by_bits_and_numerics_by_text() {
+        assert!(Value::F64(f64::NAN).same_as(&Value::F64(f64::NAN)));
+        assert!(!Value::F64(0.0).same_as(&Value::F64(-0.0)));
+        let a: Numeric = "1.5".parse().unwrap();
+        let b: Numeric = "1.50".parse().unwrap();
+        assert!(!Value::Numeric(a.clone()).same_as(&Value::Numeric(b)));
+        assert!(Value::Numeric(a.clone()).same_as(&Value::Numeric(a)));
+        assert!(Value::Null.same_as(&Value::Null));
     }
 
     #[test]

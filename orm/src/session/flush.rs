@@ -77,7 +77,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
                 .store
                 .records
                 .get(&o.object_id())
-                .is_some_and(|r| r.snapshot != values)
+                .is_some_and(|r| !same_values(&r.snapshot, &values))
         })
         .collect();
     if pending.is_empty() && dirty_before.is_empty() && deleted.is_empty() {
@@ -130,7 +130,10 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         fill_foreign_keys(object.as_ref(), &mut values, &staged, &[]);
         let table = object.table();
         let mut changed: Vec<usize> = (0..values.len())
-            .filter(|&i| values.get(i) != record.snapshot.get(i))
+            .filter(|&i| match (values.get(i), record.snapshot.get(i)) {
+                (Some(a), Some(b)) => !a.same_as(b),
+                (a, b) => a.is_some() != b.is_some(),
+            })
             .collect();
         if changed.is_empty() {
             continue;
@@ -242,6 +245,11 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         }
     }
     Ok(())
+}
+
+/// Whether two rows of values are the same for change detection (see [`Value::same_as`]).
+fn same_values(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
 }
 
 /// Sets the foreign key columns from the object's many-to-one links, using the parents' staged
