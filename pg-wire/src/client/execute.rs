@@ -192,6 +192,33 @@ pub(crate) fn encode_bind(
     })
 }
 
+/// The row count of a CommandComplete body (`SELECT 5\0`), when it is a well-formed tag that
+/// carries one; `None` sends the message through the general decoder.
+fn command_rows(body: &[u8]) -> Option<u64> {
+    let (last, text) = body.split_last()?;
+    if *last != 0 {
+        return None;
+    }
+    let space = text.iter().position(|&b| b == b' ')?;
+    let (command, rest) = text.split_at(space);
+    if !matches!(
+        command,
+        b"INSERT" | b"DELETE" | b"UPDATE" | b"SELECT" | b"MOVE" | b"FETCH" | b"COPY" | b"MERGE"
+    ) {
+        return None;
+    }
+    let start = rest.iter().rposition(|&b| b == b' ')? + 1;
+    let digits = rest.get(start..)?;
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+    )
+}
+
 /// Whether two column lists have the same names and types.
 fn same_columns(described: &[Column], cached: &[Column]) -> bool {
     described.len() == cached.len()
@@ -281,6 +308,15 @@ impl ExecutionResponse {
     /// Whether the statement's cached description turned out stale.
     pub(crate) fn is_stale(&self) -> bool {
         self.stale
+    }
+
+    /// The statement finished (its CommandComplete was read by the row path).
+    pub(crate) fn complete(&mut self) {
+        self.phase = if self.closes_statement {
+            Phase::Close
+        } else {
+            Phase::Done
+        };
     }
 
     /// Whether rows are expected now.
@@ -526,12 +562,34 @@ impl<'c> RowStream<'c> {
                 }
             }));
         }
-        let message = match frame.decode() {
-            Ok(message) => message,
-            Err(e) => {
-                let error = receiver.connection().fail(Error::protocol(e));
-                self.receiver = None;
-                return Poll::Ready(Some(Err(error)));
+        // ReadyForQuery was decoded and counted by the receiver; only its place matters here.
+        let message = if frame.tag == tag::READY_FOR_QUERY {
+            BackendMessage::ReadyForQuery(crate::TransactionStatus::Idle)
+        } else if frame.tag == tag::COMMAND_COMPLETE && self.response.in_rows() {
+            // The row count straight from the tag's bytes, without building the tag string.
+            match command_rows(&frame.body) {
+                Some(rows) => {
+                    self.response.complete();
+                    self.rows_affected = Some(rows);
+                    return Poll::Ready(Some(Ok(None)));
+                }
+                None => match frame.decode() {
+                    Ok(message) => message,
+                    Err(e) => {
+                        let error = receiver.connection().fail(Error::protocol(e));
+                        self.receiver = None;
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
+            }
+        } else {
+            match frame.decode() {
+                Ok(message) => message,
+                Err(e) => {
+                    let error = receiver.connection().fail(Error::protocol(e));
+                    self.receiver = None;
+                    return Poll::Ready(Some(Err(error)));
+                }
             }
         };
         let event = match message {
@@ -608,6 +666,16 @@ impl Stream for RowStream<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_counts_from_command_tags() {
+        assert_eq!(command_rows(b"SELECT 5\0"), Some(5));
+        assert_eq!(command_rows(b"INSERT 0 12\0"), Some(12));
+        assert_eq!(command_rows(b"CREATE TABLE\0"), None);
+        assert_eq!(command_rows(b"SELECT 5"), None);
+        assert_eq!(command_rows(b"SELECT x\0"), None);
+        assert_eq!(command_rows(b"SELECT 99999999999999999999\0"), None);
+    }
 
     #[test]
     fn formats_are_compacted() {

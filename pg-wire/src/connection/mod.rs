@@ -3,9 +3,9 @@
 //!
 //! # Requests, tickets and turns
 //!
-//! A request encodes all of its messages (outside any lock, so user conversion code never runs under
-//! it), then appends them to the shared *outbox* and takes a *ticket* in one step, under one lock, so
-//! the order of tickets is the order of bytes on the wire. It then writes the outbox up to the end of
+//! A request encodes all of its messages into the shared *outbox* and takes a *ticket* in one step,
+//! under one lock, so the order of tickets is the order of bytes on the wire (an encoding that fails
+//! or panics is cut back out, so no half-written message can reach the wire). It then writes the outbox up to the end of
 //! its own bytes, never beyond (a later request's large payload must not hold it up), and at the
 //! same time waits for its *turn*: responses come back in request order, so only the request whose
 //! ticket is being served reads from the socket, and it reads its own responses directly, without
@@ -150,6 +150,37 @@ struct NotificationQueue {
     waker: Option<Waker>,
 }
 
+/// Cuts the outbox back to where a request began encoding unless the request completed: on an
+/// error, and on a panic in a user's conversion code (the guard runs during unwinding).
+struct OutboxGuard<'a> {
+    buf: &'a mut BytesMut,
+    start: usize,
+    keep: bool,
+}
+
+impl<'a> OutboxGuard<'a> {
+    fn new(buf: &'a mut BytesMut) -> OutboxGuard<'a> {
+        let start = buf.len();
+        OutboxGuard {
+            buf,
+            start,
+            keep: false,
+        }
+    }
+
+    fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for OutboxGuard<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            self.buf.truncate(self.start);
+        }
+    }
+}
+
 /// A request's claim on its place in the response order. Dropping it before its responses were
 /// all read abandons them to be drained by the next request.
 pub(crate) struct Ticket<'c> {
@@ -237,13 +268,17 @@ impl<'c> Receiver<'c> {
         }
         let frame = ready!(self.conn.poll_read_frame(&mut self.reader, cx))?;
         if frame.tag == tag::READY_FOR_QUERY {
-            match frame.clone().decode() {
-                Ok(BackendMessage::ReadyForQuery(status)) => {
-                    self.ticket.finished = self.conn.ready_for_query(status);
-                }
-                Ok(_) => {}
-                Err(e) => return Poll::Ready(Err(self.conn.fail(Error::protocol(e)))),
-            }
+            let status = match frame.body.as_ref() {
+                b"I" => TransactionStatus::Idle,
+                b"T" => TransactionStatus::InTransaction,
+                b"E" => TransactionStatus::Failed,
+                _ => match frame.clone().decode() {
+                    Ok(BackendMessage::ReadyForQuery(status)) => status,
+                    Ok(_) => TransactionStatus::Idle,
+                    Err(e) => return Poll::Ready(Err(self.conn.fail(Error::protocol(e)))),
+                },
+            };
+            self.ticket.finished = self.conn.ready_for_query(status);
         }
         Poll::Ready(Ok(frame))
     }
@@ -399,13 +434,17 @@ impl Connection {
     where
         F: FnOnce(&mut BytesMut) -> Result<(), Error>,
     {
-        let mut encoded = BytesMut::new();
-        encode(&mut encoded)?;
         let mut core = self.lock_core();
         if let Some(closed) = &core.closed {
             return Err(closed.error());
         }
-        core.outbox.unsplit(encoded);
+        {
+            // Encoded in place; if the encoding fails, or panics (a user's ToSql), the guard cuts
+            // the outbox back so no half-written message can reach the wire.
+            let mut guard = OutboxGuard::new(&mut core.outbox);
+            encode(guard.buf)?;
+            guard.keep();
+        }
         let end = core.outbox_start + core.outbox.len() as u64;
         if syncs == 0 {
             // Nothing comes back for this request (Terminate): it needs no turn.
@@ -468,6 +507,13 @@ impl Connection {
     /// Writes queued bytes until everything up to `end` is on the socket. Bytes queued after
     /// `end` are left to their own requests.
     pub(crate) async fn write_until(&self, end: u64) -> Result<(), Error> {
+        if self.written.load(Ordering::Acquire) >= end {
+            return Ok(());
+        }
+        // Uncontended (the usual case): write straight away.
+        if let Ok(mut writer) = self.writer.try_lock() {
+            return self.write_locked(&mut writer, end, COALESCE).await;
+        }
         loop {
             // Registered before the check, so progress made in between is not missed.
             let progress = self.write_progress.notified();

@@ -3,14 +3,15 @@
 //!
 //! Reading is poll-based so streams can be implemented without boxing a future per item. Every poll
 //! either completes a step or leaves the buffer as it was, so dropping a reader's future at any
-//! point never loses or duplicates bytes.
+//! point never loses or duplicates bytes. Bytes are read into the buffer's spare capacity directly
+//! (tokio-util's `poll_read_buf`), without zeroing it first.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio_util::io::poll_read_buf;
 
 use crate::error::Error;
 use crate::net::ReadHalf;
@@ -74,26 +75,20 @@ impl Reader {
             .decoder
             .bytes_needed(&self.buf)
             .map_err(Error::protocol)?;
-        let start = self.buf.len();
-        // The spare room is zeroed so it can be lent to the socket as an initialized buffer
-        // without unsafe code; what the read did not fill is cut off again right after.
-        self.buf
-            .resize(start + needed.clamp(READ_CHUNK, MAX_READ), 0);
-        let (poll, filled) = {
-            let room = self.buf.get_mut(start..).unwrap_or_default();
-            let mut read_buf = ReadBuf::new(room);
-            let poll = Pin::new(&mut self.half).poll_read(cx, &mut read_buf);
-            (poll, read_buf.filled().len())
-        };
-        self.buf.truncate(start + filled);
-        match poll {
+        // Room for what the current message still needs (within bounds): a message that declares
+        // a huge length grows the buffer only as its bytes actually arrive.
+        let want = needed.clamp(READ_CHUNK, MAX_READ);
+        if self.buf.capacity() - self.buf.len() < want {
+            self.buf.reserve(want);
+        }
+        match poll_read_buf(Pin::new(&mut self.half), cx, &mut self.buf) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Err(Error::io("could not read from the server", e))),
-            Poll::Ready(Ok(())) if filled == 0 => Poll::Ready(Err(Error::io(
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(Error::io(
                 "the server closed the connection unexpectedly",
                 io::Error::new(io::ErrorKind::UnexpectedEof, "end of stream"),
             ))),
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
         }
     }
 
