@@ -15,16 +15,26 @@
 //! driver's median throughput, the spread of its runs, and the ratio of the medians
 //! (pg-wire / tokio-postgres, above 1 when pg-wire is faster). pgbench then runs against the same
 //! server as the reference of what libpq reaches.
+//!
+//! The ORM scenarios (`orm-*`, issue 4) compare the ORM with the same work written by hand with
+//! pg-wire, on the same server, the same way (warm-up, alternating sides, medians), and report
+//! the time ratio (orm / by hand) and, from a separate run through a counting proxy, the round
+//! trips and statements each side sends (see `orm_bench` and `wire_count`).
 
 mod machine;
+mod orm_bench;
+mod orm_run;
 mod pgbench;
 mod scenarios;
 mod stats;
+mod wire_count;
 
 use std::process::ExitCode;
 
 use harness::{AuthMethod, TestServer};
 
+use crate::orm_bench::{OrmScenario, Side};
+use crate::orm_run::OrmResult;
 use crate::pgbench::PgbenchResult;
 use crate::scenarios::{Bench, Driver, Measurement, Scenario};
 use crate::stats::{Summary, group};
@@ -37,28 +47,37 @@ const DBNAME: &str = "bench";
 
 const USAGE: &str = "\
 usage: pg-bench [--runs N] [--scenario NAME]... [--core N] [--pgbench-seconds S]
-                [--pgbench-pipeline N] [--no-pgbench]
+                [--pgbench-pipeline N] [--no-pgbench] [--side orm|hand]
 
   --runs N              timed runs per driver and scenario, alternating drivers (default 7)
   --scenario NAME       run only these (repeatable, or comma-separated): simple (1), prepared (2),
                         fetch (3), insert (4), pipeline (5), batch (6),
                         batch-sync-each (6a, extra: a Sync per statement), copy-text (7t),
-                        copy-binary (7b), copy (7: both), stream (8), pgbench; default: all
+                        copy-binary (7b), copy (7: both), stream (8), pgbench;
+                        the ORM against pg-wire by hand: orm-flush (o1),
+                        orm-flush-expire (o1e, extra: the default commit), orm-load (o2),
+                        orm-selectin (o3), orm (all four); default: all
   --core N              the core the bench, the server and pgbench are pinned to
                         (default: the last one)
   --pgbench-seconds S   duration of each pgbench run (default 10)
   --pgbench-pipeline N  statements in the pgbench pipeline script (default 1000)
-  --no-pgbench          skip the pgbench reference runs";
+  --no-pgbench          skip the pgbench reference runs
+  --side orm|hand       ORM scenarios: time only this side, no ratios and no counting run
+                        (for profiling one side with perf or callgrind)";
 
 struct Options {
     runs: usize,
     scenarios: Vec<Scenario>,
+    /// The ORM scenarios, run after the driver scenarios.
+    orm: Vec<OrmScenario>,
     pgbench: bool,
     core: Option<usize>,
     pgbench_seconds: u32,
     pgbench_pipeline: usize,
     /// `--child-stream DRIVER --conninfo S`: scenario 8's child process.
     child: Option<(Driver, String)>,
+    /// `--side`: run only one side of the ORM scenarios.
+    side: Option<Side>,
 }
 
 impl Options {
@@ -66,11 +85,13 @@ impl Options {
         let mut options = Options {
             runs: 7,
             scenarios: Vec::new(),
+            orm: Vec::new(),
             pgbench: true,
             core: None,
             pgbench_seconds: 10,
             pgbench_pipeline: 1000,
             child: None,
+            side: None,
         };
         let mut named_pgbench = false;
         let mut child_driver = None;
@@ -88,12 +109,22 @@ impl Options {
                     for name in value("--scenario")?.split(',') {
                         match name {
                             "pgbench" => named_pgbench = true,
-                            "all" => options.scenarios.extend(Scenario::ALL),
-                            _ => options
-                                .scenarios
-                                .extend(Scenario::parse(name).ok_or_else(|| {
-                                    format!("unknown scenario {name:?}\n{USAGE}")
-                                })?),
+                            "all" => {
+                                options.scenarios.extend(Scenario::ALL);
+                                options.orm.extend(OrmScenario::ALL);
+                            }
+                            "orm" => options.orm.extend(OrmScenario::ALL),
+                            _ => {
+                                if let Some(scenarios) = Scenario::parse(name) {
+                                    options.scenarios.extend(scenarios);
+                                } else if let Some(scenario) = OrmScenario::parse(name) {
+                                    options.orm.push(scenario);
+                                } else {
+                                    return Err(
+                                        format!("unknown scenario {name:?}\n{USAGE}").into()
+                                    );
+                                }
+                            }
                         }
                     }
                 }
@@ -105,6 +136,14 @@ impl Options {
                     options.pgbench_pipeline = value("--pgbench-pipeline")?.parse()?
                 }
                 "--no-pgbench" => options.pgbench = false,
+                "--side" => {
+                    let name = value("--side")?;
+                    options.side = Some(match name.as_str() {
+                        "orm" => Side::Orm,
+                        "hand" => Side::Hand,
+                        _ => return Err(format!("unknown side {name:?}\n{USAGE}").into()),
+                    });
+                }
                 "--child-stream" => {
                     let name = value("--child-stream")?;
                     child_driver =
@@ -122,16 +161,23 @@ impl Options {
             let conninfo = conninfo.ok_or("--child-stream needs --conninfo")?;
             options.child = Some((driver, conninfo));
         }
-        if options.scenarios.is_empty() {
+        if options.scenarios.is_empty() && options.orm.is_empty() {
             if named_pgbench {
                 // Only pgbench was asked for.
             } else {
                 options.scenarios = Scenario::ALL.to_vec();
+                options.orm = OrmScenario::ALL.to_vec();
             }
         } else if !named_pgbench {
             options.pgbench = false;
         }
         options.scenarios.dedup();
+        let mut seen = Vec::new();
+        options.orm.retain(|s| {
+            let new = !seen.contains(s);
+            seen.push(*s);
+            new
+        });
         Ok(options)
     }
 }
@@ -175,7 +221,7 @@ fn bench(options: &Options, args: &[String]) -> Result<(), BoxError> {
     let core = options.core.unwrap_or(cpus.saturating_sub(1));
     let exe = std::env::current_exe()?;
 
-    println!("== pg-bench: pg-wire against tokio-postgres");
+    println!("== pg-bench: pg-wire against tokio-postgres, and the ORM against pg-wire by hand");
     println!(
         "command:  cargo run --release -p pg-bench --{}{}",
         if args.is_empty() { "" } else { " " },
@@ -242,17 +288,20 @@ fn bench(options: &Options, args: &[String]) -> Result<(), BoxError> {
             options.runs
         );
     }
-    println!(
-        "method:   per scenario, one untimed warm-up run per driver, then {} timed runs each, \
-         alternating (pg-wire first on even runs, tokio-postgres first on odd ones); figures are \
-         throughputs, the median and [min-max] of the runs",
-        options.runs
-    );
+    if !options.scenarios.is_empty() {
+        println!(
+            "method:   per scenario, one untimed warm-up run per driver, then {} timed runs each, \
+             alternating (pg-wire first on even runs, tokio-postgres first on odd ones); figures \
+             are throughputs, the median and [min-max] of the runs",
+            options.runs
+        );
+    }
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let results = runtime.block_on(run_scenarios(&server, &conninfo, core, options))?;
+    let (results, orm_results) =
+        runtime.block_on(run_scenarios(&server, &conninfo, core, options))?;
     // Closes both connections.
     drop(runtime);
 
@@ -274,6 +323,8 @@ fn bench(options: &Options, args: &[String]) -> Result<(), BoxError> {
     };
 
     print_report(&results, &references, options.runs);
+    orm_run::print_report(&orm_results, options.runs);
+    orm_run::print_targets(&orm_results);
     println!();
     println!(
         "load:     {} (1, 5, 15 min, at the end)",
@@ -287,8 +338,34 @@ async fn run_scenarios(
     conninfo: &str,
     core: usize,
     options: &Options,
-) -> Result<Vec<ScenarioResult>, BoxError> {
+) -> Result<(Vec<ScenarioResult>, Vec<OrmResult>), BoxError> {
     server.create_database(DBNAME, None).await?;
+    let results = if options.scenarios.is_empty() {
+        Vec::new()
+    } else {
+        run_driver_scenarios(conninfo, core, options).await?
+    };
+    let orm_results = if options.orm.is_empty() {
+        Vec::new()
+    } else {
+        orm_run::run(
+            server,
+            conninfo,
+            core,
+            &options.orm,
+            options.runs,
+            options.side,
+        )
+        .await?
+    };
+    Ok((results, orm_results))
+}
+
+async fn run_driver_scenarios(
+    conninfo: &str,
+    core: usize,
+    options: &Options,
+) -> Result<Vec<ScenarioResult>, BoxError> {
     let mut bench = Bench::connect(conninfo).await?;
     let (pg_backend, tp_backend) = bench.backend_pids().await?;
     println!(

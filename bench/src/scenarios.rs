@@ -233,20 +233,20 @@ pub struct Measurement {
 }
 
 /// The wall clock and the thread's CPU clock of one run.
-struct Timer {
+pub(crate) struct Timer {
     wall: Instant,
     cpu_ns: Option<u64>,
 }
 
 impl Timer {
-    fn start() -> Timer {
+    pub(crate) fn start() -> Timer {
         Timer {
             cpu_ns: crate::machine::thread_cpu_ns(),
             wall: Instant::now(),
         }
     }
 
-    fn stop(&self, ops: u64) -> Measurement {
+    pub(crate) fn stop(&self, ops: u64) -> Measurement {
         let elapsed = self.wall.elapsed();
         let cpu = crate::machine::thread_cpu_ns()
             .zip(self.cpu_ns)
@@ -673,12 +673,12 @@ async fn connect_tokio_postgres(conninfo: &str) -> Result<tokio_postgres::Client
     Ok(client)
 }
 
-fn check(condition: bool, what: &str) -> Result<(), BoxError> {
+pub(crate) fn check(condition: bool, what: &str) -> Result<(), BoxError> {
     if condition { Ok(()) } else { Err(what.into()) }
 }
 
 /// Folds one fetched row into a checksum.
-fn fold(sum: i64, a: i32, b: i64, c: &str, d: f64, e: DateTime<Utc>) -> i64 {
+pub(crate) fn fold(sum: i64, a: i32, b: i64, c: &str, d: f64, e: DateTime<Utc>) -> i64 {
     sum.wrapping_add(i64::from(a))
         .wrapping_add(b)
         .wrapping_add(c.len() as i64)
@@ -687,7 +687,7 @@ fn fold(sum: i64, a: i32, b: i64, c: &str, d: f64, e: DateTime<Utc>) -> i64 {
 }
 
 /// The text column of row `i`.
-fn row_text(text: &mut String, i: i32) {
+pub(crate) fn row_text(text: &mut String, i: i32) {
     text.clear();
     // Writing to a String cannot fail.
     let _ = write!(text, "row number {i}");
