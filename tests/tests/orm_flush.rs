@@ -115,6 +115,28 @@ async fn inserts_follow_foreign_keys_across_three_levels() {
     assert_eq!(c2.read().author_id, existing.read().id);
 }
 
+// Catches: rows of one table inserted in another order than the objects were added (SQLAlchemy
+// inserts a table's rows in add order, and the session's own records keep that order), so ids
+// would not follow it.
+#[tokio::test]
+#[ignore = "BUG: rows of one table are not inserted in add order when some have new parents: insert_levels (session/flush.rs) puts an article without a new parent in level 0, ahead of articles added before it"]
+async fn rows_of_one_table_are_inserted_in_the_order_added() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    let with_parent = article("first", "Added first, with a new author");
+    with_parent.set(Article::AUTHOR, &author("ezz"));
+    let without = article("second", "Added second, without an author");
+    session.add(&with_parent);
+    session.add(&without);
+    session.flush().await.unwrap();
+    assert!(
+        with_parent.read().id < without.read().id,
+        "{:?} < {:?}",
+        with_parent.read().id,
+        without.read().id
+    );
+}
+
 // Catches: a self-referential table inserted in one level (a child before its parent violates
 // the foreign key) or with parent ids not filled, and siblings ordered wrongly.
 #[tokio::test]
