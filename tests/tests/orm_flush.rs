@@ -559,3 +559,23 @@ async fn a_thousand_new_objects_in_one_flush() {
         .get(0);
     assert_eq!((total, wrong), (1000, 0));
 }
+
+// Catches: an UPDATE that matched no row (another transaction deleted it) passing silently; the
+// change would be lost without a word.
+#[tokio::test]
+async fn an_update_of_a_row_deleted_elsewhere_is_stale_data() {
+    let engine = engine().await;
+    let db = other(&engine).await;
+    let mut session = engine.session();
+    let a = article("clean-python", "Clean Python");
+    session.add(&a);
+    session.commit().await.unwrap();
+    db.execute("DELETE FROM articles", &[]).await.unwrap();
+    a.write().title = "Cleaner Python".into();
+    match session.flush().await {
+        Err(OrmError::StaleData(message)) => assert!(message.contains("articles"), "{message}"),
+        other => panic!("expected stale data, got {other:?}"),
+    }
+    session.rollback().await.unwrap();
+    assert_eq!(a.read().title, "Clean Python");
+}
