@@ -268,3 +268,34 @@ async fn a_timeout_with_requests_pipelined_behind_it_closes_the_connection() {
     assert!(client.is_closed());
     assert!(client.query("SELECT 1", &[]).await.unwrap_err().is_closed());
 }
+
+// Catches: the race at the edge of the timeout: a query that finishes just as its timeout fires
+// must either succeed or time out, and the cancel sent for it must never reach the next query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_finishing_at_the_timeout_never_leave_a_cancel_for_the_next_query() {
+    let mut config = config(15, false, "").await;
+    config.query_timeout(Duration::from_millis(300));
+    let client = Client::connect(&config).await.unwrap();
+    let mut outcomes = (0, 0);
+    for i in 0..20 {
+        // 270 to 330 ms: some finish before the limit, some after.
+        let sleep = 0.27 + f64::from(i % 7) * 0.01;
+        match client
+            .query(&format!("SELECT pg_sleep({sleep})"), &[])
+            .await
+        {
+            Ok(_) => outcomes.0 += 1,
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Timeout, "{}", report(&e));
+                outcomes.1 += 1;
+            }
+        }
+        assert!(!client.is_closed(), "iteration {i}");
+        let row = client
+            .query_one("SELECT 1::int4 FROM pg_sleep(0.1)", &[])
+            .await
+            .unwrap_or_else(|e| panic!("iteration {i}: the next query: {}", report(&e)));
+        assert_eq!(row.get::<_, i32>(0), 1);
+    }
+    eprintln!("{} finished, {} timed out", outcomes.0, outcomes.1);
+}

@@ -327,3 +327,49 @@ async fn notices_from_pipelined_requests_all_arrive() {
         assert_eq!(own, expected, "task {task}'s notices in its order");
     }
 }
+
+// Catches: a task waiting on the notification stream and another task running queries on the
+// same connection starving each other: the waiting task must get every notification (those read
+// by the queries' responses and those read while idle), in order, and the queries their rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listening_task_and_a_querying_task_share_one_connection() {
+    let config = config().await;
+    let client = Arc::new(Client::connect(&config).await.unwrap());
+    let sender = Client::connect(&config).await.unwrap();
+    client.listen("shared").await.unwrap();
+    let listening = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut stream = client.notifications();
+            let mut payloads = Vec::new();
+            while payloads.len() < 200 {
+                match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+                    Ok(Some(n)) => payloads.push(n.payload),
+                    _ => break,
+                }
+            }
+            payloads
+        })
+    };
+    let querying = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            for i in 0..300i32 {
+                let row = client.query_one("SELECT $1::int4", &[&i]).await.unwrap();
+                assert_eq!(row.get::<_, i32>(0), i);
+            }
+        })
+    };
+    for i in 0..200 {
+        sender.notify("shared", &i.to_string()).await.unwrap();
+        if i % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    querying.await.unwrap();
+    let payloads = listening.await.unwrap();
+    assert_eq!(
+        payloads,
+        (0..200).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+}
