@@ -496,3 +496,47 @@ async fn a_batch_after_alter_table_re_prepares_cached_statements() {
         .unwrap_or_else(|e| panic!("batch after ALTER TABLE: {}", report(&e)));
     assert_eq!(column_names(&result.rows[0]), ["a", "b"]);
 }
+
+// Catches: races in the cache when many tasks use the same texts at once: a statement prepared
+// twice and both copies kept on the server, an evicted statement closed while another task still
+// executes it (26000), or the bound exceeded under concurrency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_tasks_share_the_cache_without_leaks_or_early_closes() {
+    for capacity in [256usize, 2] {
+        let mut config = config().await;
+        config.statement_cache_capacity(capacity);
+        let client = Arc::new(connect(&config).await);
+        let mut tasks = Vec::new();
+        for task in 0..20i32 {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..50i32 {
+                    let k = (task + i) % 5;
+                    let sql = format!("SELECT $1::int4 + {k}");
+                    let row = client
+                        .query_one(&sql, &[&i])
+                        .await
+                        .unwrap_or_else(|e| panic!("capacity {capacity}: {}", report(&e)));
+                    assert_eq!(row.get::<_, i32>(0), i + k);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let held = server_statements(&client).await;
+        let mut unique = held.clone();
+        unique.dedup();
+        assert_eq!(unique, held, "capacity {capacity}: a text prepared twice");
+        if capacity == 2 {
+            assert_eq!(held.len(), 2, "capacity 2: {held:?}");
+        } else {
+            assert_eq!(
+                held,
+                (0..5)
+                    .map(|k| format!("SELECT $1::int4 + {k}"))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+}
