@@ -418,3 +418,30 @@ async fn an_empty_batch_returns_no_results() {
         1
     );
 }
+
+// Catches: a COPY FROM STDIN in a batch leaving the server waiting for copy data (a hang), or
+// its messages mistaken for a server protocol violation: it is a usage error, and the connection,
+// which cannot be brought back in step with the rest of the batch on the wire, is closed.
+#[tokio::test]
+async fn a_copy_in_a_batch_is_a_usage_error_not_a_hang() {
+    for last in [true, false] {
+        let client = client().await;
+        client
+            .batch_execute("CREATE TABLE c (x int4)")
+            .await
+            .unwrap();
+        let mut batch = client.batch();
+        batch.sync_each();
+        batch.query("SELECT 1", &[]);
+        batch.query("COPY c FROM STDIN", &[]);
+        if !last {
+            batch.query("SELECT 2", &[]);
+        }
+        let err = tokio::time::timeout(Duration::from_secs(10), batch.run())
+            .await
+            .expect("a batch with COPY hangs")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{}", report(&err));
+        assert!(client.is_closed());
+    }
+}

@@ -451,7 +451,6 @@ async fn bad_data_and_wrong_statements_are_errors_and_the_connection_stays_usabl
 // Catches: copy_out given a COPY FROM STDIN: the server waits for COPY data, so the driver must
 // end the COPY (CopyFail) before reading to ReadyForQuery, or it waits forever.
 #[tokio::test]
-#[ignore = "BUG: copy_out(\"COPY ... FROM STDIN\") hangs: reads to ReadyForQuery before sending CopyFail"]
 async fn copy_out_of_a_copy_from_stdin_is_an_error_not_a_hang() {
     let client = client().await;
     let result = tokio::time::timeout(
@@ -470,7 +469,6 @@ async fn copy_out_of_a_copy_from_stdin_is_an_error_not_a_hang() {
 // belongs to the COPY API. batch_execute already answers this case with an error and keeps the
 // connection; query and execute should too.
 #[tokio::test]
-#[ignore = "BUG (minor): execute(\"COPY ...\") closes the connection as a server protocol violation"]
 async fn copy_through_execute_is_an_error_and_the_connection_stays_usable() {
     let client = client().await;
     for sql in ["COPY c FROM STDIN", "COPY c TO STDOUT"] {
@@ -478,9 +476,59 @@ async fn copy_through_execute_is_an_error_and_the_connection_stays_usable() {
             .await
             .expect("execute of COPY hangs")
             .unwrap_err();
-        assert_ne!(err.kind(), ErrorKind::Protocol, "{sql}: {}", report(&err));
+        assert_eq!(err.kind(), ErrorKind::Usage, "{sql}: {}", report(&err));
+        assert!(err.to_string().contains("copy_"), "{sql}: {}", report(&err));
         assert!(!client.is_closed(), "{sql}: the connection was closed");
         assert_eq!(count(&client).await, 0);
+        let err = tokio::time::timeout(Duration::from_secs(10), client.query(sql, &[]))
+            .await
+            .expect("query of COPY hangs")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{sql}: {}", report(&err));
+        assert_eq!(count(&client).await, 0);
+    }
+}
+
+// Catches: a COPY FROM STDIN started by an extended-query request that was dropped, or that has
+// requests pipelined behind it, leaving the server waiting for copy data (a hang) or the
+// connection out of step (another request's answer). Closing the connection is allowed there.
+#[tokio::test]
+async fn copy_through_execute_behind_or_dropped_never_hangs() {
+    let client = client().await;
+    // Pipelined with a query behind it.
+    let (copy, other) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(
+            client.execute("COPY c FROM STDIN", &[]),
+            client.query_one("SELECT 7::int4", &[])
+        )
+    })
+    .await
+    .expect("a pipelined COPY through execute hangs");
+    assert!(copy.is_err());
+    match other {
+        Ok(row) => assert_eq!(row.get::<_, i32>(0), 7),
+        Err(e) => assert!(client.is_closed(), "{}", report(&e)),
+    }
+    // Dropped after it was sent.
+    let client = self::client().await;
+    {
+        let request = client.execute("COPY c FROM STDIN", &[]);
+        tokio::pin!(request);
+        std::future::poll_fn(|cx| {
+            let _ = request.as_mut().poll(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
+    }
+    let next = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.query_one("SELECT 8::int4", &[]),
+    )
+    .await
+    .expect("the request after a dropped COPY through execute hangs");
+    match next {
+        Ok(row) => assert_eq!(row.get::<_, i32>(0), 8),
+        Err(e) => assert!(client.is_closed(), "{}", report(&e)),
     }
 }
 
@@ -573,7 +621,6 @@ async fn requests_from_other_tasks_during_a_copy_wait_and_then_succeed() {
 // with them (the COPY holds the writer from its query to its end; a request queued just before it
 // whose write still waits for the writer never hands out its reply).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: COPY (writer held exclusively) concurrent with extended queries on one connection deadlocks"]
 async fn copies_while_other_tasks_query_do_not_deadlock() {
     let client = Arc::new(client().await);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -98,6 +98,7 @@ impl<'c, 'a> Batch<'c, 'a> {
 
     /// Sends every statement and reads every result, one per statement in order. The outer error
     /// is a failure of the connection; a statement's own failure is its item's error.
+    /// A COPY statement cannot run in a batch: it closes the connection with a usage error.
     pub async fn run(self) -> Result<Vec<Result<BatchResult, Error>>, Error> {
         let client = self.client;
         client.with_timeout(self.run_inner()).await
@@ -271,6 +272,13 @@ impl<'c, 'a> Batch<'c, 'a> {
                         response = sent
                             .get(current)
                             .map(|(_, s)| ExecutionResponse::new(Execution::all(s)));
+                    }
+                    BackendMessage::CopyInResponse(_) | BackendMessage::CopyOutResponse(_) => {
+                        // The rest of the batch is already on its way, so the server's copy mode
+                        // cannot be ended cleanly: the connection is closed.
+                        return Err(conn.fail(Error::usage(
+                            "COPY cannot run in a batch; use Client::copy_in or Client::copy_out",
+                        )));
                     }
                     other if skipping => {
                         return Err(conn.fail(Error::protocol(

@@ -50,6 +50,40 @@ impl std::fmt::Debug for CopyInWriter<'_> {
     }
 }
 
+/// Reads a refused statement's responses to their end (`first` is the one already read), ending
+/// with CopyFail any COPY FROM STDIN the server starts (it would otherwise wait for data forever), then gives the writer back.
+/// Returns `error`, or the failure of the connection if reading failed.
+async fn refuse(
+    mut receiver: Receiver<'_>,
+    mut writer: ExclusiveWriter<'_>,
+    first: &BackendMessage,
+    error: Error,
+) -> Error {
+    if let BackendMessage::CopyInResponse(_) = first
+        && let Err(e) = writer
+            .end_copy(Some("the COPY statement went the other way"))
+            .await
+    {
+        return e;
+    }
+    while !receiver.is_finished() {
+        let step = match receiver.next().await {
+            Ok(BackendMessage::CopyInResponse(_)) => {
+                writer
+                    .end_copy(Some("the COPY statement went the other way"))
+                    .await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = step {
+            return e;
+        }
+    }
+    writer.release();
+    error
+}
+
 impl<'c> CopyInWriter<'c> {
     pub(crate) async fn start(client: &'c Client, sql: &str) -> Result<CopyInWriter<'c>, Error> {
         let conn = client.connection();
@@ -65,9 +99,7 @@ impl<'c> CopyInWriter<'c> {
                     "copy_in needs a COPY ... FROM STDIN statement; the server answered with {}",
                     other.name()
                 ));
-                receiver.finish().await?;
-                writer.release();
-                return Err(error);
+                return Err(refuse(receiver, writer, &other, error).await);
             }
         }
         Ok(CopyInWriter {
@@ -333,7 +365,9 @@ impl<'c> CopyOutStream<'c> {
         let (ticket, writer) = conn
             .enqueue_exclusive(1, |buf| frontend::query(buf, sql).map_err(Error::encode))
             .await?;
+
         let mut receiver = conn.receive(ticket).await?;
+
         match next_or_db_error(&mut receiver).await? {
             BackendMessage::CopyOutResponse(_) => Ok(CopyOutStream {
                 receiver: Some(receiver),
@@ -346,9 +380,7 @@ impl<'c> CopyOutStream<'c> {
                     "copy_out needs a COPY ... TO STDOUT statement; the server answered with {}",
                     other.name()
                 ));
-                receiver.finish().await?;
-                writer.release();
-                Err(error)
+                Err(refuse(receiver, writer, &other, error).await)
             }
         }
     }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 use bytes::BytesMut;
 use futures_core::Stream;
 
-use crate::connection::Receiver;
+use crate::connection::{EXTENDED_COPY_IN, Receiver};
 use crate::error::Error;
 use crate::proto::ProtocolError;
 use crate::proto::backend::{BackendMessage, DataRow, tag};
@@ -447,6 +447,8 @@ pub struct RowStream<'c> {
     rows_affected: Option<u64>,
     suspended: bool,
     error: Option<Error>,
+    /// The statement was a COPY, which this path cannot run: why, reported at its end.
+    refused_copy: Option<&'static str>,
 }
 
 impl std::fmt::Debug for RowStream<'_> {
@@ -467,6 +469,7 @@ impl<'c> RowStream<'c> {
             rows_affected: None,
             suspended: false,
             error: None,
+            refused_copy: None,
         }
     }
 
@@ -605,6 +608,11 @@ impl<'c> RowStream<'c> {
                 }
                 let conn = receiver.connection();
                 self.receiver = None;
+                if let Some(why) = self.refused_copy {
+                    // The server's own error (the failed copy) is a consequence, not the cause.
+                    self.error = None;
+                    return Poll::Ready(Some(Err(Error::usage(why))));
+                }
                 return Poll::Ready(match self.error.take() {
                     Some(e) => Some(Err(e)),
                     None if self.response.is_done() => None,
@@ -615,6 +623,28 @@ impl<'c> RowStream<'c> {
                         },
                     )))),
                 });
+            }
+            BackendMessage::CopyInResponse(_) => {
+                // The server waits for data this request does not have: end the copy, or close
+                // the connection if requests behind this one already reached the server.
+                let conn = receiver.connection();
+                if conn.end_extended_copy_in(receiver.end()) {
+                    self.refused_copy = Some(EXTENDED_COPY_IN);
+                    return Poll::Ready(Some(Ok(None)));
+                }
+                self.receiver = None;
+                return Poll::Ready(Some(Err(conn.fail(Error::usage(EXTENDED_COPY_IN)))));
+            }
+            BackendMessage::CopyOutResponse(_) => {
+                self.refused_copy = Some(
+                    "COPY ... TO STDOUT cannot run through query or execute; use Client::copy_out",
+                );
+                return Poll::Ready(Some(Ok(None)));
+            }
+            BackendMessage::CopyData(_) | BackendMessage::CopyDone
+                if self.refused_copy.is_some() =>
+            {
+                return Poll::Ready(Some(Ok(None)));
             }
             other => self.response.handle(other),
         };

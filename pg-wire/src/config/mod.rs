@@ -286,7 +286,8 @@ impl Config {
 
     /// Sets a time limit for each query (a pg-wire setting): when it passes, the driver sends a
     /// cancel request, waits for the server to stop, and returns a timeout error; the connection
-    /// stays usable. Default: none.
+    /// stays usable. Default: none. For a streamed query (`query_raw`) the limit covers the wait
+    /// for its first response, not the reading of its rows, which goes at the caller's pace.
     pub fn query_timeout(&mut self, timeout: Duration) -> &mut Config {
         self.query_timeout = Some(timeout);
         self

@@ -62,6 +62,10 @@ const COALESCE: usize = 64 * 1024;
 pub type NoticeHandler = Arc<dyn Fn(&DbError) + Send + Sync>;
 
 /// The default notice handler: one line on standard error, as psql prints notices.
+/// Why a COPY FROM STDIN run through the extended protocol is refused.
+pub(crate) const EXTENDED_COPY_IN: &str =
+    "COPY ... FROM STDIN cannot run through query or execute; use Client::copy_in";
+
 pub(crate) fn log_notice(notice: &DbError) {
     eprintln!("{}:  {}", notice.severity(), notice.message());
 }
@@ -129,6 +133,11 @@ struct Slot {
     syncs_left: u32,
     /// The request's future was dropped; its responses are discarded.
     abandoned: bool,
+    /// The position just past the request's bytes (see [`Ticket::end`]).
+    end: u64,
+    /// An extended-query request (no writer held to its end): a COPY FROM STDIN it starts must
+    /// be ended by whoever reads its responses.
+    extended: bool,
     waker: Option<Waker>,
 }
 
@@ -241,6 +250,11 @@ impl<'c> Receiver<'c> {
     /// The connection this receiver reads from.
     pub(crate) fn connection(&self) -> &'c Connection {
         self.conn
+    }
+
+    /// The position just past the request's bytes in the stream of queued bytes.
+    pub(crate) fn end(&self) -> u64 {
+        self.ticket.end
     }
 
     /// The next message of this request's response. Notices, notifications and parameter changes
@@ -434,6 +448,14 @@ impl Connection {
     where
         F: FnOnce(&mut BytesMut) -> Result<(), Error>,
     {
+        self.enqueue_as(syncs, true, encode)
+    }
+
+    /// [`Connection::enqueue`], saying whether the request is an extended-query one.
+    fn enqueue_as<F>(&self, syncs: u32, extended: bool, encode: F) -> Result<Ticket<'_>, Error>
+    where
+        F: FnOnce(&mut BytesMut) -> Result<(), Error>,
+    {
         let mut core = self.lock_core();
         if let Some(closed) = &core.closed {
             return Err(closed.error());
@@ -460,6 +482,8 @@ impl Connection {
         core.slots.push_back(Slot {
             syncs_left: syncs,
             abandoned: false,
+            end,
+            extended,
             waker: None,
         });
         Ok(Ticket {
@@ -492,7 +516,8 @@ impl Connection {
         F: FnOnce(&mut BytesMut) -> Result<(), Error>,
     {
         let writer = self.writer.lock().await;
-        let ticket = self.enqueue(syncs, encode)?;
+        // Its writer guard ends any COPY FROM STDIN itself.
+        let ticket = self.enqueue_as(syncs, false, encode)?;
         let mut exclusive = ExclusiveWriter {
             conn: self,
             writer,
@@ -707,13 +732,46 @@ impl Connection {
             if !front_abandoned {
                 return Ok(());
             }
-            // An abandoned COPY FROM STDIN was already ended with CopyFail by its writer guard.
-            if let BackendMessage::ReadyForQuery(status) =
-                poll_fn(|cx| self.poll_read_message(&mut reader, cx)).await?
-            {
-                self.ready_for_query(status);
+            // An abandoned simple query's COPY FROM STDIN was already ended with CopyFail by its
+            // writer guard; an extended one's is ended here.
+            match poll_fn(|cx| self.poll_read_message(&mut reader, cx)).await? {
+                BackendMessage::ReadyForQuery(status) => {
+                    self.ready_for_query(status);
+                }
+                BackendMessage::CopyInResponse(_) => {
+                    let front = {
+                        let core = self.lock_core();
+                        core.slots.front().map(|slot| (slot.extended, slot.end))
+                    };
+                    if let Some((true, end)) = front
+                        && !self.end_extended_copy_in(end)
+                    {
+                        return Err(self.fail(Error::usage(EXTENDED_COPY_IN)));
+                    }
+                }
+                _ => {}
             }
         }
+    }
+
+    /// Ends a COPY FROM STDIN that an extended-query request started (the server waits for data
+    /// the request will never send) with CopyFail, and Sync for the one the server ignored while
+    /// copying. Only possible while nothing queued after the request (`end`) reached the server:
+    /// in copy mode the server would take those bytes as a failed copy and skip them. Returns
+    /// whether the copy was ended; if not, the connection cannot be brought back in step.
+    pub(crate) fn end_extended_copy_in(&self, end: u64) -> bool {
+        let Ok(mut writer) = self.writer.try_lock() else {
+            return false;
+        };
+        if writer.written != end || !writer.inflight.is_empty() || !writer.direct.is_empty() {
+            return false;
+        }
+        if frontend::copy_fail(&mut writer.direct, EXTENDED_COPY_IN).is_err() {
+            return false;
+        }
+        frontend::sync(&mut writer.direct);
+        // A few dozen bytes to a server that is reading: the socket takes them at once.
+        Connection::try_write_all(&mut writer)
     }
 
     /// Counts a ReadyForQuery for the request being served; returns whether that was its last.
