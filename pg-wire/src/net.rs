@@ -43,6 +43,22 @@ impl AsyncRead for ReadHalf {
     }
 }
 
+impl ReadHalf {
+    /// Reads what the socket holds right now, without waiting and without consulting tokio's
+    /// cached readiness (which a short read clears): `WouldBlock` when nothing is there.
+    ///
+    /// After a request is written to a server on the same machine, its answer is often already
+    /// there; reading it at once saves the wait on the event loop that the readiness would cost.
+    pub(crate) fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        let socket = match self {
+            ReadHalf::Tcp(s) => socket2::SockRef::from(s.as_ref()),
+            ReadHalf::Unix(s) => socket2::SockRef::from(s.as_ref()),
+        };
+        (&*socket).read(buf)
+    }
+}
+
 impl tokio::io::AsyncWrite for WriteHalf {
     fn poll_write(
         self: Pin<&mut Self>,
