@@ -533,6 +533,46 @@ impl Client {
             .await
     }
 
+    /// Sends `COMMIT` for a transaction begun by hand (`BEGIN` through
+    /// [`Client::batch_execute`]), reporting its outcome as [`Transaction::commit`] does: a
+    /// transaction the server had aborted is an error of kind
+    /// [`ErrorKind::RolledBack`](crate::ErrorKind::RolledBack), and a connection lost while
+    /// `COMMIT` was in flight one of kind
+    /// [`ErrorKind::CommitOutcomeUnknown`](crate::ErrorKind::CommitOutcomeUnknown). If the
+    /// connection was already closed before `COMMIT` could be sent, the transaction was not
+    /// committed and the error is the connection's.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &pg_wire::Client) -> Result<(), pg_wire::Error> {
+    /// client.batch_execute("BEGIN").await?;
+    /// client.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[]).await?;
+    /// match client.commit_transaction().await {
+    ///     Err(e) if e.is_commit_outcome_unknown() => { /* check before retrying */ }
+    ///     other => other?,
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn commit_transaction(&self) -> Result<(), Error> {
+        if let Some(closed) = self.conn.closed_error() {
+            // Nothing was sent: the server rolls the transaction back when the session ends.
+            return Err(closed);
+        }
+        let messages = match self.simple_query("COMMIT").await {
+            Ok(messages) => messages,
+            Err(e) if e.leaves_commit_unknown() => return Err(Error::commit_outcome_unknown(e)),
+            Err(e) => return Err(e),
+        };
+        let rolled_back = messages.iter().any(|m| {
+            matches!(m, SimpleQueryMessage::CommandComplete(tag) if tag.as_str() == "ROLLBACK")
+        });
+        if rolled_back {
+            return Err(Error::rolled_back(
+                "COMMIT found the transaction aborted by an earlier error; the server rolled it back",
+            ));
+        }
+        Ok(())
+    }
+
     /// Starts a transaction (`BEGIN`). It rolls back when dropped without
     /// [`Transaction::commit`].
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {

@@ -18,7 +18,6 @@ use crate::error::Error;
 use crate::proto::backend::BackendMessage;
 use crate::proto::frontend;
 use crate::row::{Column, Row};
-use crate::simple_query::SimpleQueryMessage;
 use crate::statement::{Statement, StatementKind, ToStatement};
 
 use crate::types::{Format, ToSql};
@@ -188,22 +187,14 @@ impl Transaction<'_> {
     ///
     /// A transaction the server had already aborted (a statement failed in it) is not committed:
     /// PostgreSQL answers `COMMIT` with `ROLLBACK`, and this returns an error of kind
-    /// [`ErrorKind::RolledBack`](crate::ErrorKind::RolledBack).
+    /// [`ErrorKind::RolledBack`](crate::ErrorKind::RolledBack). If the connection is lost
+    /// while `COMMIT` is in flight, the error is of kind
+    /// [`ErrorKind::CommitOutcomeUnknown`](crate::ErrorKind::CommitOutcomeUnknown): the
+    /// transaction may have been committed or not.
     pub async fn commit(mut self) -> Result<(), Error> {
         self.done = true;
         match &self.savepoint {
-            None => {
-                let messages = self.client.simple_query("COMMIT").await?;
-                let rolled_back = messages.iter().any(|m| {
-                    matches!(m, SimpleQueryMessage::CommandComplete(tag) if tag.as_str() == "ROLLBACK")
-                });
-                if rolled_back {
-                    return Err(Error::rolled_back(
-                        "COMMIT found the transaction aborted by an earlier error; the server rolled it back",
-                    ));
-                }
-                Ok(())
-            }
+            None => self.client.commit_transaction().await,
             Some(name) => {
                 self.client
                     .batch_execute(&format!("RELEASE SAVEPOINT {name}"))

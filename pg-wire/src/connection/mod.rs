@@ -1086,6 +1086,11 @@ impl Connection {
         self.lock_core().closed.is_some()
     }
 
+    /// The error requests get once the connection is closed, if it is.
+    pub(crate) fn closed_error(&self) -> Option<Error> {
+        self.lock_core().closed.as_ref().map(Closed::error)
+    }
+
     pub(crate) fn transaction_status(&self) -> TransactionStatus {
         self.lock_core().transaction_status
     }

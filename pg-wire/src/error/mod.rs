@@ -55,7 +55,15 @@ pub enum ErrorKind {
     /// A statement of a batch was not executed: an earlier statement in the same sync group
     /// failed, and the server skipped the rest of the group.
     Skipped,
+    /// The connection was lost, or the server ended the session, while `COMMIT` was on its way or
+    /// being answered: the transaction may or may not have been committed (SQLSTATE 08007,
+    /// transaction resolution unknown). The driver never retries it; check the data before
+    /// doing the work again. The source is what broke the connection.
+    CommitOutcomeUnknown,
 }
+
+/// The SQLSTATE reported for [`ErrorKind::CommitOutcomeUnknown`].
+static TRANSACTION_RESOLUTION_UNKNOWN: SqlState = SqlState::TRANSACTION_RESOLUTION_UNKNOWN;
 
 /// An error from pg-wire.
 #[derive(Clone)]
@@ -97,9 +105,18 @@ impl Error {
         self.0.db.as_ref()
     }
 
-    /// The SQLSTATE of a server error.
+    /// The SQLSTATE of a server error; for [`ErrorKind::CommitOutcomeUnknown`], 08007
+    /// (transaction resolution unknown), as libpq-based drivers report it.
     pub fn code(&self) -> Option<&SqlState> {
+        if self.0.kind == ErrorKind::CommitOutcomeUnknown {
+            return Some(&TRANSACTION_RESOLUTION_UNKNOWN);
+        }
         self.0.db.as_ref().map(DbError::code)
+    }
+
+    /// Whether the outcome of a `COMMIT` is unknown (see [`ErrorKind::CommitOutcomeUnknown`]).
+    pub fn is_commit_outcome_unknown(&self) -> bool {
+        self.0.kind == ErrorKind::CommitOutcomeUnknown
     }
 
     /// Whether the connection is closed and cannot be used again.
@@ -172,6 +189,30 @@ impl Error {
 
     pub(crate) fn rolled_back(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::RolledBack, message)
+    }
+
+    /// `COMMIT` failed in a way that leaves its outcome unknown (see
+    /// [`Error::leaves_commit_unknown`]); `cause` says what happened.
+    pub(crate) fn commit_outcome_unknown(cause: Error) -> Error {
+        Error::new(
+            ErrorKind::CommitOutcomeUnknown,
+            "the connection was lost while COMMIT was in flight: the transaction may or may not have been committed",
+        )
+        .with_cause(cause)
+    }
+
+    /// For an error of a `COMMIT` that was sent: whether the server may have committed without
+    /// the client hearing of it (the connection broke, the server ended the session with a
+    /// FATAL error, or the wait timed out). An ordinary server error is a known failure: the
+    /// transaction was rolled back.
+    pub(crate) fn leaves_commit_unknown(&self) -> bool {
+        match self.0.kind {
+            ErrorKind::Io | ErrorKind::Closed | ErrorKind::Protocol | ErrorKind::Timeout => true,
+            ErrorKind::Db => self.0.db.as_ref().is_some_and(|db| {
+                matches!(db.parsed_severity(), Some(Severity::Fatal | Severity::Panic))
+            }),
+            _ => false,
+        }
     }
 
     pub(crate) fn skipped(message: impl Into<String>) -> Error {
