@@ -562,9 +562,9 @@ impl Client {
             Err(e) if e.leaves_commit_unknown() => return Err(Error::commit_outcome_unknown(e)),
             Err(e) => return Err(e),
         };
-        let rolled_back = messages.iter().any(|m| {
-            matches!(m, SimpleQueryMessage::CommandComplete(tag) if tag.as_str() == "ROLLBACK")
-        });
+        let rolled_back = messages.iter().any(
+            |m| matches!(m, SimpleQueryMessage::CommandComplete(tag) if tag.as_str() == "ROLLBACK"),
+        );
         if rolled_back {
             return Err(Error::rolled_back(
                 "COMMIT found the transaction aborted by an earlier error; the server rolled it back",

@@ -209,7 +209,10 @@ impl Error {
         match self.0.kind {
             ErrorKind::Io | ErrorKind::Closed | ErrorKind::Protocol | ErrorKind::Timeout => true,
             ErrorKind::Db => self.0.db.as_ref().is_some_and(|db| {
-                matches!(db.parsed_severity(), Some(Severity::Fatal | Severity::Panic))
+                matches!(
+                    db.parsed_severity(),
+                    Some(Severity::Fatal | Severity::Panic)
+                )
             }),
             _ => false,
         }
