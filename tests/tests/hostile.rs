@@ -1,0 +1,1207 @@
+//! Hostile server: a scripted fake server ([`harness::fake`]) plays a broken or malicious
+//! PostgreSQL, byte by byte, over a Unix socket and over TCP; the client must end with the right
+//! typed error (`pg_wire::ErrorKind`) within its timeout, with no panic, no hang (every case runs
+//! under a tokio timeout, so a hang fails) and bounded memory, and must send nothing after the
+//! violation except a Terminate (or the CopyFail a simple query's writer sends when dropped).
+//!
+//! Summary: 16 hostile cases so far (test functions, most with several variants), each run over
+//! the Unix socket and over TCP:
+//!
+//! - framing: 8 (lengths below 4 and negative at startup and in a result; 1 GiB and `i32::MAX`
+//!   refused naming the limit; small limits of short message types; the configured limit, exact;
+//!   lying lengths followed by a flood at full speed; a truncated message then end-of-stream; an
+//!   unknown message type);
+//! - rows: 4 (field count differing from the RowDescription; a field length past the end; a field
+//!   length of -2; a RowDescription of 65,535 fields with a short body);
+//! - malformed or misplaced messages: 4 (ErrorResponse and NoticeResponse without terminator;
+//!   ParameterStatus with invalid UTF-8; ReadyForQuery with an unknown status; messages the
+//!   current state cannot receive).
+//!
+//! All 16 pass. Besides the cases: 1 control (a correct session against the fake server, so that
+//! a refusal is the client's doing).
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use harness::fake::{FakePeer, FakeServer, Transport, msg};
+use pg_wire::error::report;
+use pg_wire::{Client, Config, Error, ErrorKind, SimpleQueryMessage};
+
+/// The longest any one case may take over one transport: beyond it, the case hung.
+const CASE_LIMIT: Duration = Duration::from_secs(30);
+/// The fake session's process id and secret key (BackendKeyData).
+const PID: i32 = 4242;
+const SECRET: [u8; 4] = *b"k3y!";
+/// The type OID of `text`.
+const TEXT_OID: u32 = 25;
+/// The SQL of the fake query.
+const SQL: &str = "SELECT v FROM hostile";
+/// The default limit for most messages (`pg_wire::config::DEFAULT_MAX_MESSAGE_SIZE`).
+const DEFAULT_LIMIT: &str = "268435456";
+/// The limit for short message types (authentication, CommandComplete, ParameterStatus, ...).
+const SMALL_LIMIT: &str = "65536";
+/// The limit for ErrorResponse and NoticeResponse.
+const ERROR_LIMIT: &str = "16777216";
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+/// Runs `case` over each transport, each within [`CASE_LIMIT`]: a hang is a failure.
+async fn on_both(case: impl AsyncFn(Transport)) {
+    for transport in Transport::ALL {
+        on(transport, &case).await;
+    }
+}
+
+/// Runs `case` over one transport within [`CASE_LIMIT`].
+async fn on(transport: Transport, case: &impl AsyncFn(Transport)) {
+    if tokio::time::timeout(CASE_LIMIT, case(transport))
+        .await
+        .is_err()
+    {
+        panic!("the case did not finish within {CASE_LIMIT:?} over {transport}: it hung");
+    }
+}
+
+/// Checks an error's kind and that its report (the whole chain of causes) mentions each fragment.
+#[track_caller]
+fn expect_error(err: &Error, kind: ErrorKind, fragments: &[&str], what: &str) {
+    let text = report(err);
+    assert_eq!(err.kind(), kind, "{what}: {text}");
+    for fragment in fragments {
+        assert!(
+            text.contains(fragment),
+            "{what}: the error {text:?} does not mention {fragment:?}"
+        );
+    }
+}
+
+/// The type bytes of the frontend messages in `bytes` (which must hold whole messages).
+fn frontend_tags(bytes: &[u8]) -> Vec<u8> {
+    let mut tags = Vec::new();
+    let mut rest = bytes;
+    while let Some((&tag, after)) = rest.split_first() {
+        let len = after
+            .get(..4)
+            .map(|b| i32::from_be_bytes(b.try_into().unwrap()))
+            .unwrap_or_else(|| panic!("half a message header from the client: {bytes:?}"));
+        let len = usize::try_from(len).unwrap();
+        assert!(len >= 4 && after.len() >= len, "a cut message: {bytes:?}");
+        tags.push(tag);
+        rest = &after[len..];
+    }
+    tags
+}
+
+/// Checks that after a violation the client sent nothing but Terminate (`X`) or CopyFail (`f`):
+/// no new query, no password, no SCRAM proof.
+#[track_caller]
+fn expect_nothing_more(rest: &[u8], what: &str) {
+    let tags = frontend_tags(rest);
+    assert!(
+        tags.iter().all(|t| matches!(t, b'X' | b'f')),
+        "{what}: the client went on sending {:?}",
+        String::from_utf8_lossy(&tags)
+    );
+}
+
+/// The client connects with `extra` settings (after `connect_timeout=10`) to a fake server that
+/// plays `script` on the connection. Returns the client's error and what the client sent after
+/// the script's last step, until it closed the connection.
+async fn connect_case(
+    transport: Transport,
+    extra: &str,
+    script: impl AsyncFnOnce(&mut FakePeer) -> io::Result<()>,
+) -> (Error, Vec<u8>) {
+    let server = FakeServer::bind(transport);
+    let config = server.config(&format!("connect_timeout=10 {extra}"));
+    connect_with(&server, &config, script).await
+}
+
+/// [`connect_case`] with a server and settings of the caller's.
+async fn connect_with(
+    server: &FakeServer,
+    config: &Config,
+    script: impl AsyncFnOnce(&mut FakePeer) -> io::Result<()>,
+) -> (Error, Vec<u8>) {
+    // A client that connects is dropped at once, so the script's last read ends either way.
+    let client = async { Client::connect(config).await.map(drop) };
+    let served = async {
+        let mut peer = server.accept().await?;
+        script(&mut peer).await?;
+        Ok::<_, io::Error>(peer.read_to_end().await)
+    };
+    let (client, served) = tokio::join!(client, served);
+    let transport = server.transport();
+    let rest =
+        served.unwrap_or_else(|e| panic!("the fake server's script failed ({transport}): {e}"));
+    let err = client
+        .err()
+        .unwrap_or_else(|| panic!("the client connected to a hostile server ({transport})"));
+    (err, rest)
+}
+
+/// A connect case that must fail with `kind`, mentioning `fragments`, with the client sending
+/// nothing after the script's last step.
+async fn expect_connect_failure(
+    transport: Transport,
+    extra: &str,
+    script: impl AsyncFnOnce(&mut FakePeer) -> io::Result<()>,
+    kind: ErrorKind,
+    fragments: &[&str],
+    what: &str,
+) -> Error {
+    let what = format!("{what} ({transport})");
+    let (err, rest) = connect_case(transport, extra, script).await;
+    expect_error(&err, kind, fragments, &what);
+    expect_nothing_more(&rest, &what);
+    err
+}
+
+/// How the fake query is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// `Client::simple_query`: one Query message.
+    Simple,
+    /// `Client::query`: a prepare round trip, then Bind, Execute, Sync.
+    Extended,
+}
+
+const VIAS: [Via; 2] = [Via::Simple, Via::Extended];
+
+/// Serves the client's query by `via` up to where the rows come: the simple Query is read, or
+/// the statement is prepared (with one text column `v`) and its execution read and answered
+/// BindComplete.
+async fn take_query(peer: &mut FakePeer, via: Via) -> io::Result<()> {
+    match via {
+        Via::Simple => {
+            let sql = peer.expect_query().await?;
+            assert_eq!(sql, SQL);
+            Ok(())
+        }
+        Via::Extended => {
+            peer.answer_prepare(&[("v", TEXT_OID)]).await?;
+            peer.expect_execute().await
+        }
+    }
+}
+
+/// The RowDescription a simple query's rows need first (the extended protocol had it in the
+/// prepare round trip).
+fn row_head(via: Via) -> Vec<u8> {
+    match via {
+        Via::Simple => msg::row_description(&[("v", TEXT_OID)]),
+        Via::Extended => Vec::new(),
+    }
+}
+
+/// A well-formed end of the fake query's result.
+fn result_tail(rows: usize) -> Vec<u8> {
+    let mut out = msg::command_complete(&format!("SELECT {rows}"));
+    out.extend(msg::ready(b'I'));
+    out
+}
+
+/// Runs the fake query by `via`; returns the first column of each row.
+async fn run_query(client: &Client, via: Via) -> Result<Vec<Option<String>>, Error> {
+    match via {
+        Via::Simple => Ok(client
+            .simple_query(SQL)
+            .await?
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
+                _ => None,
+            })
+            .collect()),
+        Via::Extended => Ok(client
+            .query(SQL, &[])
+            .await?
+            .iter()
+            .map(|row| row.get::<_, Option<String>>(0))
+            .collect()),
+    }
+}
+
+/// A connected client and the task serving it.
+struct Session {
+    client: Client,
+    server: tokio::task::JoinHandle<io::Result<Vec<u8>>>,
+    what: String,
+}
+
+impl Session {
+    /// Drops the client and returns what it sent after the script's last step.
+    async fn finish(self) -> Vec<u8> {
+        drop(self.client);
+        tokio::time::timeout(Duration::from_secs(10), self.server)
+            .await
+            .unwrap_or_else(|_| panic!("{}: the client never closed its socket", self.what))
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{}: the fake server's script failed: {e}", self.what))
+    }
+}
+
+/// Starts a session with a fake server that completes a trust startup, then plays `script` (which
+/// hands the peer back), then records what the client sends until it closes. `extra` settings follow `connect_timeout=10`.
+async fn start_session<F, Fut>(transport: Transport, extra: &str, script: F) -> Session
+where
+    F: FnOnce(Arc<FakeServer>, FakePeer) -> Fut + Send + 'static,
+    Fut: Future<Output = io::Result<FakePeer>> + Send + 'static,
+{
+    let server = Arc::new(FakeServer::bind(transport));
+    let config = server.config(&format!("connect_timeout=10 {extra}"));
+    session_with(server, &config, script).await
+}
+
+/// [`start_session`] with a server and settings of the caller's.
+async fn session_with<F, Fut>(server: Arc<FakeServer>, config: &Config, script: F) -> Session
+where
+    F: FnOnce(Arc<FakeServer>, FakePeer) -> Fut + Send + 'static,
+    Fut: Future<Output = io::Result<FakePeer>> + Send + 'static,
+{
+    let what = format!("{}", server.transport());
+    let task = tokio::spawn(async move {
+        let mut peer = server.accept().await?;
+        peer.trust(PID, SECRET).await?;
+        let mut peer = script(server, peer).await?;
+        Ok(peer.read_to_end().await)
+    });
+    let client = Client::connect(config)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: the fake session did not start: {}", report(&e)));
+    Session {
+        client,
+        server: task,
+        what,
+    }
+}
+
+/// One query by `via` answered with `reply` (after the RowDescription of a simple query or the
+/// BindComplete of an extended one, which the reply must not repeat unless it means to). The
+/// query must fail with `kind` mentioning `fragments`, the connection must be closed (the next
+/// query fails with `Closed` at once), and the client must send nothing more.
+async fn expect_query_failure(
+    transport: Transport,
+    via: Via,
+    reply: Vec<u8>,
+    kind: ErrorKind,
+    fragments: &[&str],
+    what: &str,
+) -> Error {
+    query_failure(transport, via, reply, false, kind, fragments, what).await
+}
+
+/// [`expect_query_failure`], with the server ending its side of the stream after the reply when
+/// `then_eof` is set.
+async fn query_failure(
+    transport: Transport,
+    via: Via,
+    reply: Vec<u8>,
+    then_eof: bool,
+    kind: ErrorKind,
+    fragments: &[&str],
+    what: &str,
+) -> Error {
+    let what = format!("{what} ({transport}, {via:?})");
+    let head = row_head(via);
+    let session = start_session(transport, "", move |_, mut peer| async move {
+        take_query(&mut peer, via).await?;
+        // The client may stop reading at the violation; the rest of the reply may not fit.
+        let mut bytes = head;
+        bytes.extend(reply);
+        let _ = peer.send(&bytes).await;
+        if then_eof {
+            peer.close_write().await?;
+        }
+        Ok(peer)
+    })
+    .await;
+    let err = run_query(&session.client, via)
+        .await
+        .expect_err(&format!("{what}: the query succeeded"));
+    expect_error(&err, kind, fragments, &what);
+    assert!(
+        session.client.is_closed(),
+        "{what}: the connection stayed open"
+    );
+    let next = run_query(&session.client, via).await.expect_err(&format!(
+        "{what}: a query on the closed connection succeeded"
+    ));
+    assert_eq!(next.kind(), ErrorKind::Closed, "{what}: {}", report(&next));
+    let rest = session.finish().await;
+    expect_nothing_more(&rest, &what);
+    err
+}
+
+/// Held by the cases that measure the process's memory, so that they do not count each other's
+/// allocations.
+static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The process's resident set size, in bytes.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("no VmRSS in /proc/self/status");
+    let kib: u64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
+}
+
+// ---- control: the fake server speaks the protocol correctly ---------------------------------------
+
+#[tokio::test]
+async fn control_fake_server_serves_a_correct_session() {
+    on_both(async |transport| {
+        for via in VIAS {
+            let head = row_head(via);
+            let session = start_session(transport, "", move |_, mut peer| async move {
+                take_query(&mut peer, via).await?;
+                let mut reply = head;
+                reply.extend(msg::data_row(&[Some(b"one")]));
+                reply.extend(msg::data_row(&[None]));
+                reply.extend(result_tail(2));
+                peer.send(&reply).await?;
+                Ok(peer)
+            })
+            .await;
+            assert_eq!(session.client.process_id(), Some(PID));
+            assert_eq!(
+                session.client.parameter("server_version").as_deref(),
+                Some("16.0 (fake)")
+            );
+            let rows = run_query(&session.client, via).await.unwrap();
+            assert_eq!(
+                rows,
+                vec![Some("one".to_owned()), None],
+                "{transport} {via:?}"
+            );
+            let rest = session.finish().await;
+            assert_eq!(frontend_tags(&rest), b"X", "{transport} {via:?}");
+        }
+    })
+    .await;
+}
+
+// ---- framing: message lengths, truncation, unknown types --------------------------------------
+
+#[tokio::test]
+async fn length_below_four_or_negative_at_startup() {
+    on_both(async |transport| {
+        for len in [0, 3, -1, i32::MIN] {
+            expect_connect_failure(
+                transport,
+                "",
+                async |peer| {
+                    peer.startup().await?;
+                    // A few body bytes too, so only the length can be at fault.
+                    let mut bytes = msg::header(b'R', len);
+                    bytes.extend_from_slice(&[0; 8]);
+                    peer.send(&bytes).await
+                },
+                ErrorKind::Protocol,
+                &[&format!("declares length {len}, below the minimum of 4")],
+                &format!("'R' of length {len}"),
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn length_below_four_or_negative_in_a_result() {
+    on_both(async |transport| {
+        for via in VIAS {
+            for len in [0, 1, 3, -4, i32::MIN] {
+                let mut reply = msg::header(b'D', len);
+                reply.extend_from_slice(&[0; 16]);
+                expect_query_failure(
+                    transport,
+                    via,
+                    reply,
+                    ErrorKind::Protocol,
+                    &[&format!(
+                        "'D' declares length {len}, below the minimum of 4"
+                    )],
+                    &format!("DataRow of length {len}"),
+                )
+                .await;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn length_of_a_gibibyte_or_more_is_refused_naming_the_limit() {
+    on_both(async |transport| {
+        // At startup, an authentication request and an error of 1 GiB.
+        for (tag, limit) in [(b'R', SMALL_LIMIT), (b'E', ERROR_LIMIT)] {
+            expect_connect_failure(
+                transport,
+                "",
+                async |peer| {
+                    peer.startup().await?;
+                    peer.send(&msg::header(tag, 1 << 30)).await
+                },
+                ErrorKind::Protocol,
+                &[&format!("above the limit of {limit} bytes")],
+                &format!("'{}' of 1 GiB at startup", char::from(tag)),
+            )
+            .await;
+        }
+        // In a result: rows, notices and notifications of 1 GiB and of i32::MAX.
+        for via in VIAS {
+            for (tag, limit) in [
+                (b'D', DEFAULT_LIMIT),
+                (b'A', DEFAULT_LIMIT),
+                (b'N', ERROR_LIMIT),
+            ] {
+                for len in [1 << 30, i32::MAX] {
+                    expect_query_failure(
+                        transport,
+                        via,
+                        msg::header(tag, len),
+                        ErrorKind::Protocol,
+                        &[&format!(
+                            "'{}' declares length {len}, above the limit of {limit} bytes",
+                            char::from(tag)
+                        )],
+                        &format!("'{}' of length {len}", char::from(tag)),
+                    )
+                    .await;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn short_message_types_have_small_limits() {
+    on_both(async |transport| {
+        // Authentication, ParameterStatus and BackendKeyData at startup, just over 64 KiB.
+        for (tag, authenticated) in [(b'R', false), (b'S', true), (b'K', true)] {
+            expect_connect_failure(
+                transport,
+                "",
+                async |peer| {
+                    peer.startup().await?;
+                    if authenticated {
+                        peer.send(&msg::auth_ok()).await?;
+                    }
+                    peer.send(&msg::header(tag, 65_537)).await
+                },
+                ErrorKind::Protocol,
+                &[&format!(
+                    "declares length 65537, above the limit of {SMALL_LIMIT} bytes"
+                )],
+                &format!("'{}' of 65537 bytes", char::from(tag)),
+            )
+            .await;
+        }
+        // ReadyForQuery has exactly one status byte: length 5.
+        expect_connect_failure(
+            transport,
+            "",
+            async |peer| {
+                peer.startup().await?;
+                let mut bytes = msg::auth_ok();
+                bytes.extend(msg::header(b'Z', 6));
+                bytes.extend_from_slice(b"II");
+                peer.send(&bytes).await
+            },
+            ErrorKind::Protocol,
+            &["'Z' declares length 6, above the limit of 5 bytes"],
+            "ReadyForQuery of length 6",
+        )
+        .await;
+        for via in VIAS {
+            // CommandComplete of 100 kB.
+            expect_query_failure(
+                transport,
+                via,
+                msg::header(b'C', 100_000),
+                ErrorKind::Protocol,
+                &[&format!(
+                    "'C' declares length 100000, above the limit of {SMALL_LIMIT} bytes"
+                )],
+                "CommandComplete of 100 kB",
+            )
+            .await;
+        }
+        // An empty message with a body: BindComplete of length 5.
+        let mut reply = msg::header(b'2', 5);
+        reply.push(0);
+        expect_query_failure(
+            transport,
+            Via::Extended,
+            reply,
+            ErrorKind::Protocol,
+            &["'2' declares length 5, above the limit of 4 bytes"],
+            "BindComplete of length 5",
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn configured_message_limit_is_exact() {
+    const LIMIT: usize = 1024 * 1024;
+    on_both(async |transport| {
+        for via in VIAS {
+            // A row of exactly the limit (the length counts itself) is taken whole...
+            let value = vec![b'x'; LIMIT - 4 - 2 - 4];
+            let row = msg::data_row(&[Some(&value)]);
+            assert_eq!(row.len(), LIMIT + 1);
+            let server = Arc::new(FakeServer::bind(transport));
+            let mut config = server.config("connect_timeout=10");
+            config.max_message_size(LIMIT);
+            let head = row_head(via);
+            let session = session_with(server, &config, move |_, mut peer| async move {
+                take_query(&mut peer, via).await?;
+                let mut reply = head;
+                reply.extend(row);
+                reply.extend(result_tail(1));
+                peer.send(&reply).await?;
+                Ok(peer)
+            })
+            .await;
+            let rows = run_query(&session.client, via).await.unwrap_or_else(|e| {
+                panic!(
+                    "{transport} {via:?}: a row of exactly the limit: {}",
+                    report(&e)
+                )
+            });
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].as_deref().map(str::len), Some(value.len()));
+            session.finish().await;
+
+            // ... one byte more is refused at its header, naming the configured limit.
+            let server = Arc::new(FakeServer::bind(transport));
+            let mut config = server.config("connect_timeout=10");
+            config.max_message_size(LIMIT);
+            let head = row_head(via);
+            let session = session_with(server, &config, move |_, mut peer| async move {
+                take_query(&mut peer, via).await?;
+                let mut reply = head;
+                reply.extend(msg::header(b'D', i32::try_from(LIMIT + 1).unwrap()));
+                let _ = peer.send(&reply).await;
+                Ok(peer)
+            })
+            .await;
+            let err = run_query(&session.client, via).await.unwrap_err();
+            expect_error(
+                &err,
+                ErrorKind::Protocol,
+                &["'D' declares length 1048577, above the limit of 1048576 bytes"],
+                &format!("{transport} {via:?}"),
+            );
+            assert!(session.client.is_closed());
+            session.finish().await;
+        }
+    })
+    .await;
+}
+
+/// What the fake server does before its header and flood.
+#[derive(Debug, Clone, Copy)]
+enum FloodAt {
+    /// Right after the StartupMessage.
+    Startup,
+    /// In the result of a simple query, after the RowDescription.
+    Result,
+}
+
+/// A header that lies about its length, then zero bytes at full speed. The client must refuse the
+/// header (or, within `limit`, the message once it is whole) and stop reading: the bytes the
+/// server could write before the client closed (what the kernel's socket buffers hold, and
+/// whatever the client read) stay far below the claim, and so does the process's memory growth.
+async fn flood_case(
+    transport: Transport,
+    at: FloodAt,
+    limit: Option<usize>,
+    header: Vec<u8>,
+    fragment: &str,
+) {
+    const BOUND: u64 = 64 * 1024 * 1024;
+    let _measuring = MEASURING.lock().await;
+    let what = format!("{at:?} {header:?}, limit {limit:?} ({transport})");
+    let server = Arc::new(FakeServer::bind(transport));
+    let mut config = server.config("connect_timeout=10");
+    if let Some(limit) = limit {
+        config.max_message_size(limit);
+    }
+    let written = Arc::new(AtomicU64::new(0));
+    let flood = tokio::spawn({
+        let server = server.clone();
+        let written = written.clone();
+        async move {
+            let mut peer = server.accept().await?;
+            match at {
+                FloodAt::Startup => {
+                    peer.startup().await?;
+                }
+                FloodAt::Result => {
+                    peer.trust(PID, SECRET).await?;
+                    peer.expect_query().await?;
+                    peer.send(&msg::row_description(&[("v", TEXT_OID)])).await?;
+                }
+            }
+            // Stops at 4 GiB if the client read everything: far over the bound.
+            Ok::<_, io::Error>(peer.flood(&header, &written, 4 << 30).await)
+        }
+    });
+    let rss_before = rss_bytes();
+    let err = match at {
+        FloodAt::Startup => Client::connect(&config).await.map(drop).unwrap_err(),
+        FloodAt::Result => {
+            let client = Client::connect(&config).await.unwrap();
+            let err = client.simple_query(SQL).await.unwrap_err();
+            // The connection stays open until the client is dropped: the server's writes block.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            err
+        }
+    };
+    let growth = rss_bytes().saturating_sub(rss_before);
+    let at_error = written.load(Ordering::Relaxed);
+    expect_error(&err, ErrorKind::Protocol, &[fragment], &what);
+    let end = tokio::time::timeout(Duration::from_secs(10), flood)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the flood never stopped: the client kept reading"))
+        .unwrap()
+        .unwrap();
+    let total = written.load(Ordering::Relaxed);
+    assert!(
+        end.is_some(),
+        "{what}: the client read the whole 4 GiB flood"
+    );
+    assert!(
+        total < BOUND,
+        "{what}: the server wrote {total} bytes before the client closed (at the error: {at_error})"
+    );
+    assert!(
+        growth < BOUND,
+        "{what}: the process grew by {growth} bytes while the client read the flood"
+    );
+}
+
+#[tokio::test]
+async fn lying_lengths_then_a_flood_at_full_speed_keep_memory_bounded() {
+    on_both(async |transport| {
+        flood_case(
+            transport,
+            FloodAt::Startup,
+            None,
+            msg::header(b'R', 1 << 30),
+            &format!("above the limit of {SMALL_LIMIT} bytes"),
+        )
+        .await;
+        flood_case(
+            transport,
+            FloodAt::Startup,
+            None,
+            msg::header(b'R', -1),
+            "below the minimum of 4",
+        )
+        .await;
+        for len in [1 << 30, i32::MAX] {
+            flood_case(
+                transport,
+                FloodAt::Result,
+                None,
+                msg::header(b'D', len),
+                &format!("above the limit of {DEFAULT_LIMIT} bytes"),
+            )
+            .await;
+        }
+        for len in [-1, 2] {
+            flood_case(
+                transport,
+                FloodAt::Result,
+                None,
+                msg::header(b'D', len),
+                "below the minimum of 4",
+            )
+            .await;
+        }
+        // A length within a configured limit of 8 MiB: the client takes the message whole, then
+        // refuses its zero-filled body; what it read is bounded by the limit.
+        flood_case(
+            transport,
+            FloodAt::Result,
+            Some(8 << 20),
+            msg::header(b'D', 8 << 20),
+            "DataRow has 8388602 unexpected trailing byte(s)",
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn truncated_message_then_end_of_stream() {
+    on_both(async |transport| {
+        // At startup: an AuthenticationOk cut inside its body, and a header cut short.
+        for cut in [7, 3] {
+            expect_connect_failure(
+                transport,
+                "",
+                async |peer| {
+                    peer.startup().await?;
+                    peer.send(&msg::auth_ok()[..cut]).await?;
+                    peer.close_write().await
+                },
+                ErrorKind::Io,
+                &["closed the connection unexpectedly"],
+                &format!("AuthenticationOk cut after {cut} bytes"),
+            )
+            .await;
+        }
+        // In a result: a row cut inside a value, and a header cut short.
+        for via in VIAS {
+            for cut in [12, 2] {
+                let row = msg::data_row(&[Some(b"a value")]);
+                let mut reply = msg::data_row(&[Some(b"whole")]);
+                reply.extend_from_slice(&row[..cut]);
+                query_failure(
+                    transport,
+                    via,
+                    reply,
+                    true,
+                    ErrorKind::Io,
+                    &["closed the connection unexpectedly"],
+                    &format!("DataRow cut after {cut} bytes"),
+                )
+                .await;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_message_type() {
+    on_both(async |transport| {
+        for tag in [b'x', 0, 0xff] {
+            expect_connect_failure(
+                transport,
+                "",
+                async |peer| {
+                    peer.startup().await?;
+                    peer.send(&msg::message(tag, b"\0\0\0\0")).await
+                },
+                ErrorKind::Protocol,
+                &["unknown backend message type"],
+                &format!("type {tag:#04x} at startup"),
+            )
+            .await;
+            for via in VIAS {
+                let mut reply = msg::data_row(&[Some(b"fine")]);
+                reply.extend(msg::message(tag, b"\0\0\0\0"));
+                reply.extend(result_tail(1));
+                expect_query_failure(
+                    transport,
+                    via,
+                    reply,
+                    ErrorKind::Protocol,
+                    &["unknown backend message type"],
+                    &format!("type {tag:#04x} in a result"),
+                )
+                .await;
+            }
+        }
+    })
+    .await;
+}
+
+// ---- rows -----------------------------------------------------------------------------------------
+
+/// A DataRow body from a field count and raw field bytes.
+fn raw_row(count: i16, fields: &[u8]) -> Vec<u8> {
+    let mut body = count.to_be_bytes().to_vec();
+    body.extend_from_slice(fields);
+    msg::message(b'D', &body)
+}
+
+#[tokio::test]
+async fn data_row_field_count_differs_from_the_row_description() {
+    on_both(async |transport| {
+        for via in VIAS {
+            for fields in [
+                vec![],
+                vec![Some(&b"a"[..]), Some(b"b")],
+                vec![None, None, None],
+            ] {
+                let mut reply = msg::data_row(&[Some(b"fine")]);
+                reply.extend(msg::data_row(&fields));
+                reply.extend(result_tail(2));
+                expect_query_failure(
+                    transport,
+                    via,
+                    reply,
+                    ErrorKind::Protocol,
+                    &[&format!(
+                        "DataRow has {} field(s) but the RowDescription has 1 column(s)",
+                        fields.len()
+                    )],
+                    &format!("DataRow of {} fields", fields.len()),
+                )
+                .await;
+            }
+            // A count far beyond what the message holds.
+            let mut reply = raw_row(i16::MAX, &[0, 0, 0, 1, b'a']);
+            reply.extend(result_tail(1));
+            expect_query_failure(
+                transport,
+                via,
+                reply,
+                ErrorKind::Protocol,
+                &["DataRow fields: count 32767 cannot fit"],
+                "DataRow claiming 32767 fields",
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn data_row_field_length_past_the_end_of_the_message() {
+    on_both(async |transport| {
+        for via in VIAS {
+            for len in [6i32, 1000, i32::MAX] {
+                let mut fields = len.to_be_bytes().to_vec();
+                fields.extend_from_slice(b"abcde");
+                let mut reply = raw_row(1, &fields);
+                reply.extend(result_tail(1));
+                expect_query_failure(
+                    transport,
+                    via,
+                    reply,
+                    ErrorKind::Protocol,
+                    &["message ends inside DataRow field value"],
+                    &format!("field length {len} with 5 bytes"),
+                )
+                .await;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn data_row_field_length_of_minus_two() {
+    on_both(async |transport| {
+        for via in VIAS {
+            for len in [-2i32, i32::MIN] {
+                let mut reply = raw_row(1, &len.to_be_bytes());
+                reply.extend(result_tail(1));
+                expect_query_failure(
+                    transport,
+                    via,
+                    reply,
+                    ErrorKind::Protocol,
+                    &[&format!("invalid DataRow field length: {len}")],
+                    &format!("field length {len}"),
+                )
+                .await;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn row_description_claiming_65535_fields_with_a_short_body() {
+    on_both(async |transport| {
+        // 65,535 is -1 as the protocol's signed Int16; 32,767 is the largest count it allows.
+        for (count, fragment) in [
+            (65_535u16, "invalid RowDescription field count: -1"),
+            (
+                32_767,
+                "RowDescription fields: count 32767 cannot fit in the 20 byte(s) left",
+            ),
+        ] {
+            let what = format!("RowDescription of {count} fields ({transport})");
+            // One real field description follows the count; the others are missing.
+            let one = msg::row_description(&[("v", TEXT_OID)]);
+            let mut body = count.to_be_bytes().to_vec();
+            body.extend_from_slice(&one[7..]);
+            let bad = msg::message(b'T', &body);
+            // A simple query's result starts with it.
+            let mut reply = bad.clone();
+            reply.extend(result_tail(0));
+            let session = start_session(transport, "", move |_, mut peer| async move {
+                peer.expect_query().await?;
+                let _ = peer.send(&reply).await;
+                Ok(peer)
+            })
+            .await;
+            let err = session.client.simple_query(SQL).await.unwrap_err();
+            expect_error(&err, ErrorKind::Protocol, &[fragment], &what);
+            assert!(session.client.is_closed(), "{what}");
+            expect_nothing_more(&session.finish().await, &what);
+            // A prepared statement's description.
+            let session = start_session(transport, "", move |_, mut peer| async move {
+                peer.read_until_sync().await?;
+                let mut reply = msg::parse_complete();
+                reply.extend(msg::parameter_description(&[]));
+                reply.extend(bad);
+                reply.extend(msg::ready(b'I'));
+                let _ = peer.send(&reply).await;
+                Ok(peer)
+            })
+            .await;
+            let err = session.client.prepare(SQL).await.unwrap_err();
+            expect_error(&err, ErrorKind::Protocol, &[fragment], &what);
+            assert!(session.client.is_closed(), "{what}");
+            expect_nothing_more(&session.finish().await, &what);
+        }
+    })
+    .await;
+}
+
+// ---- malformed messages -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn error_and_notice_responses_without_their_terminator() {
+    on_both(async |transport| {
+        // The last field complete but no final zero byte; the last field cut before its NUL.
+        let fields = b"SERROR\0VERROR\0C42000\0Mhostile".to_vec();
+        let no_final_zero = [&fields[..], b"\0"].concat();
+        for (body, fragment) in [
+            (no_final_zero, "message ends inside"),
+            (fields, "has no NUL terminator"),
+        ] {
+            for tag in [b'E', b'N'] {
+                let name = if tag == b'E' {
+                    "ErrorResponse"
+                } else {
+                    "NoticeResponse"
+                };
+                let message = msg::message(tag, &body);
+                expect_connect_failure(
+                    transport,
+                    "",
+                    async |peer| {
+                        peer.startup().await?;
+                        let mut bytes = msg::auth_ok();
+                        bytes.extend(&message);
+                        bytes.extend(msg::after_auth(PID, SECRET));
+                        peer.send(&bytes).await
+                    },
+                    ErrorKind::Protocol,
+                    &[name, fragment],
+                    &format!("{name} without terminator at startup"),
+                )
+                .await;
+                for via in VIAS {
+                    let mut reply = msg::data_row(&[Some(b"fine")]);
+                    reply.extend(&message);
+                    reply.extend(result_tail(1));
+                    expect_query_failure(
+                        transport,
+                        via,
+                        reply,
+                        ErrorKind::Protocol,
+                        &[name, fragment],
+                        &format!("{name} without terminator in a result"),
+                    )
+                    .await;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn parameter_status_with_invalid_utf8() {
+    on_both(async |transport| {
+        for (name, value) in [
+            ("TimeZone", &b"Europe/\xffaris"[..]),
+            ("server_version", b"\xc3"),
+        ] {
+            let message = msg::parameter_status(name, value);
+            expect_connect_failure(
+                transport,
+                "",
+                async |peer| {
+                    peer.startup().await?;
+                    let mut bytes = msg::auth_ok();
+                    bytes.extend(&message);
+                    bytes.extend(msg::after_auth(PID, SECRET));
+                    peer.send(&bytes).await
+                },
+                ErrorKind::Protocol,
+                &["not valid UTF-8"],
+                &format!("ParameterStatus {name} at startup"),
+            )
+            .await;
+            for via in VIAS {
+                let mut reply = msg::data_row(&[Some(b"fine")]);
+                reply.extend(&message);
+                reply.extend(result_tail(1));
+                expect_query_failure(
+                    transport,
+                    via,
+                    reply,
+                    ErrorKind::Protocol,
+                    &["not valid UTF-8"],
+                    &format!("ParameterStatus {name} in a result"),
+                )
+                .await;
+            }
+        }
+        // An invalid name, too.
+        expect_connect_failure(
+            transport,
+            "",
+            async |peer| {
+                peer.startup().await?;
+                let mut bytes = msg::auth_ok();
+                bytes.extend(msg::message(b'S', b"Time\xfeZone\0UTC\0"));
+                bytes.extend(msg::after_auth(PID, SECRET));
+                peer.send(&bytes).await
+            },
+            ErrorKind::Protocol,
+            &["not valid UTF-8"],
+            "ParameterStatus with an invalid name",
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ready_for_query_with_an_unknown_status() {
+    on_both(async |transport| {
+        for status in [b'X', b'i', 0] {
+            expect_connect_failure(
+                transport,
+                "",
+                async |peer| {
+                    peer.startup().await?;
+                    let mut bytes = msg::auth_ok();
+                    bytes.extend(msg::backend_key_data(PID, SECRET));
+                    bytes.extend(msg::ready(status));
+                    peer.send(&bytes).await
+                },
+                ErrorKind::Protocol,
+                &[&format!("invalid ReadyForQuery status: {status}")],
+                &format!("ReadyForQuery {status} at startup"),
+            )
+            .await;
+            for via in VIAS {
+                let mut reply = msg::data_row(&[Some(b"fine")]);
+                reply.extend(msg::command_complete("SELECT 1"));
+                reply.extend(msg::ready(status));
+                expect_query_failure(
+                    transport,
+                    via,
+                    reply,
+                    ErrorKind::Protocol,
+                    &[&format!("invalid ReadyForQuery status: {status}")],
+                    &format!("ReadyForQuery {status} after a result"),
+                )
+                .await;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn messages_the_current_state_cannot_receive() {
+    on_both(async |transport| {
+        // At startup: a row, ReadyForQuery before authentication, a SCRAM final message without
+        // SCRAM, a second authentication request after AuthenticationOk.
+        for (bytes, got) in [
+            (msg::data_row(&[Some(b"x")]), "DataRow"),
+            (msg::ready(b'I'), "ReadyForQuery"),
+            (msg::auth_sasl_final(b"v=AAAA"), "AuthenticationSASLFinal"),
+            (
+                [msg::auth_ok(), msg::auth_cleartext()].concat(),
+                "AuthenticationCleartextPassword",
+            ),
+            (
+                [
+                    msg::auth_ok(),
+                    msg::message(b'v', &[0, 3, 0, 0, 0, 0, 0, 0]),
+                ]
+                .concat(),
+                "NegotiateProtocolVersion",
+            ),
+        ] {
+            expect_connect_failure(
+                transport,
+                "password=secret",
+                async |peer| {
+                    peer.startup().await?;
+                    peer.send(&bytes).await
+                },
+                ErrorKind::Protocol,
+                &["expected", &format!("received {got}")],
+                &format!("{got} at startup"),
+            )
+            .await;
+        }
+        // In results: messages of another flow.
+        for via in VIAS {
+            for (bytes, got) in [
+                (msg::parse_complete(), "ParseComplete"),
+                (msg::auth_ok(), "AuthenticationOk"),
+                (msg::backend_key_data(1, *b"evil"), "BackendKeyData"),
+                (msg::message(b'd', b"copy data"), "CopyData"),
+            ] {
+                let mut reply = msg::data_row(&[Some(b"fine")]);
+                reply.extend(bytes);
+                reply.extend(result_tail(1));
+                expect_query_failure(
+                    transport,
+                    via,
+                    reply,
+                    ErrorKind::Protocol,
+                    &[got],
+                    &format!("{got} in a result"),
+                )
+                .await;
+            }
+        }
+        // While idle: a row nobody asked for. The notification stream, reading the idle socket,
+        // ends; the next query fails as closed, with the violation as its cause.
+        let session = start_session(transport, "", move |_, mut peer| async move {
+            peer.send(&msg::data_row(&[Some(b"unprompted")])).await?;
+            Ok(peer)
+        })
+        .await;
+        let next = tokio::time::timeout(
+            Duration::from_secs(10),
+            session.client.notifications().next(),
+        )
+        .await
+        .expect("the notification stream did not end after an unprompted row");
+        assert_eq!(next, None);
+        let err = session.client.simple_query(SQL).await.unwrap_err();
+        expect_error(
+            &err,
+            ErrorKind::Closed,
+            &["received DataRow"],
+            &format!("unprompted DataRow ({transport})"),
+        );
+        expect_nothing_more(&session.finish().await, "unprompted DataRow");
+    })
+    .await;
+}
