@@ -4,8 +4,9 @@
 //! under a tokio timeout, so a hang fails) and bounded memory, and must send nothing after the
 //! violation except a Terminate (or the CopyFail a simple query's writer sends when dropped).
 //!
-//! Summary: 16 hostile cases so far (test functions, most with several variants), each run over
-//! the Unix socket and over TCP:
+//! Summary: 26 hostile cases so far (test functions, most with several variants), each run over
+//! the Unix socket and over TCP (the current-thread SCRAM derivation case over the Unix socket
+//! only):
 //!
 //! - framing: 8 (lengths below 4 and negative at startup and in a result; 1 GiB and `i32::MAX`
 //!   refused naming the limit; small limits of short message types; the configured limit, exact;
@@ -15,20 +16,29 @@
 //!   length of -2; a RowDescription of 65,535 fields with a short body);
 //! - malformed or misplaced messages: 4 (ErrorResponse and NoticeResponse without terminator;
 //!   ParameterStatus with invalid UTF-8; ReadyForQuery with an unknown status; messages the
-//!   current state cannot receive).
+//!   current state cannot receive);
+//! - SCRAM: 8 (nonce; wrong server signature; AuthenticationOk before server-final; 0 iterations;
+//!   2^31 and 2^32 over the cap; the derivation off a current-thread runtime while
+//!   connect_timeout fires; malformed base64; a server-final `e=` error);
+//! - downgrade under `require_auth=scram-sha-256`: 2 (cleartext and MD5; no authentication).
 //!
-//! All 16 pass. Besides the cases: 1 control (a correct session against the fake server, so that
-//! a refusal is the client's doing).
+//! All 26 pass. Besides the cases: 2 controls (a correct session and a correct SCRAM exchange
+//! against the fake server, so that a refusal is the client's doing) and 2 self-tests of the fake
+//! server's SCRAM side.
+
+#[path = "hostile/scram.rs"]
+mod scram;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use harness::fake::{FakePeer, FakeServer, Transport, msg};
 use pg_wire::error::report;
 use pg_wire::{Client, Config, Error, ErrorKind, SimpleQueryMessage};
+use scram::{ScramServer, base64};
 
 /// The longest any one case may take over one transport: beyond it, the case hung.
 const CASE_LIMIT: Duration = Duration::from_secs(30);
@@ -39,6 +49,10 @@ const SECRET: [u8; 4] = *b"k3y!";
 const TEXT_OID: u32 = 25;
 /// The SQL of the fake query.
 const SQL: &str = "SELECT v FROM hostile";
+/// The password the fake SCRAM server knows, and how it stores it.
+const PASSWORD: &str = "correct-horse-battery-staple";
+const SALT: &[u8] = b"fake-server-salt";
+const ITERATIONS: u32 = 4096;
 /// The default limit for most messages (`pg_wire::config::DEFAULT_MAX_MESSAGE_SIZE`).
 const DEFAULT_LIMIT: &str = "268435456";
 /// The limit for short message types (authentication, CommandComplete, ParameterStatus, ...).
@@ -1202,6 +1216,455 @@ async fn messages_the_current_state_cannot_receive() {
             &format!("unprompted DataRow ({transport})"),
         );
         expect_nothing_more(&session.finish().await, "unprompted DataRow");
+    })
+    .await;
+}
+
+// ---- SCRAM ------------------------------------------------------------------------------------------
+
+/// Settings for a SCRAM session: the password the fake server knows, SCRAM required.
+fn scram_settings() -> String {
+    format!("password={PASSWORD} require_auth=scram-sha-256")
+}
+
+/// Offers SCRAM-SHA-256 and reads the client-first message into `scram`.
+async fn scram_begin(peer: &mut FakePeer, scram: &mut ScramServer) -> io::Result<()> {
+    peer.startup().await?;
+    peer.send(&msg::auth_sasl(&["SCRAM-SHA-256"])).await?;
+    let initial = peer.expect(b'p').await?;
+    scram.client_first(&initial).map_err(io::Error::other)
+}
+
+/// Sends `server_first`, reads the client-final message and checks its proof; returns the
+/// server signature and the client-final message.
+async fn scram_middle(
+    peer: &mut FakePeer,
+    scram: &ScramServer,
+    server_first: &str,
+) -> io::Result<([u8; 32], Vec<u8>)> {
+    peer.send(&msg::auth_sasl_continue(server_first.as_bytes()))
+        .await?;
+    let response = peer.expect(b'p').await?;
+    let signature = scram.client_final(&response).map_err(io::Error::other)?;
+    Ok((signature, response))
+}
+
+/// A new exchange with the fake server's stored password.
+fn scram_server() -> ScramServer {
+    ScramServer::new(PASSWORD, SALT, ITERATIONS)
+}
+
+#[tokio::test]
+async fn control_a_correct_scram_exchange_succeeds() {
+    on_both(async |transport| {
+        let server = Arc::new(FakeServer::bind(transport));
+        let mut config = server.config(&format!("connect_timeout=10 {}", scram_settings()));
+        // The cap is inclusive: the fake server's own count is accepted.
+        config.max_scram_iterations(ITERATIONS);
+        let script = tokio::spawn({
+            let server = server.clone();
+            async move {
+                let mut peer = server.accept().await?;
+                let mut scram = scram_server();
+                scram_begin(&mut peer, &mut scram).await?;
+                let first = scram.server_first();
+                let (signature, _) = scram_middle(&mut peer, &scram, &first).await?;
+                let final_message = format!("v={}", base64(&signature));
+                peer.send(&msg::auth_sasl_final(final_message.as_bytes()))
+                    .await?;
+                peer.send(&msg::session_start(PID, SECRET)).await?;
+                take_query(&mut peer, Via::Simple).await?;
+                let mut reply = row_head(Via::Simple);
+                reply.extend(msg::data_row(&[Some(b"authenticated")]));
+                reply.extend(result_tail(1));
+                peer.send(&reply).await?;
+                Ok::<_, io::Error>(peer.read_to_end().await)
+            }
+        });
+        let client = Client::connect(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{transport}: {}", report(&e)));
+        let rows = run_query(&client, Via::Simple).await.unwrap();
+        assert_eq!(rows, vec![Some("authenticated".to_owned())]);
+        drop(client);
+        let rest = script.await.unwrap().unwrap();
+        assert_eq!(frontend_tags(&rest), b"X");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scram_server_nonce_must_extend_the_clients() {
+    on_both(async |transport| {
+        for variant in [
+            "another nonce",
+            "the client's nonce alone",
+            "a prefix of it",
+        ] {
+            expect_connect_failure(
+                transport,
+                &scram_settings(),
+                async |peer| {
+                    let mut scram = scram_server();
+                    scram_begin(peer, &mut scram).await?;
+                    let client_nonce = scram.client_nonce().to_owned();
+                    let nonce = match variant {
+                        "another nonce" => "c2VydmVyLWNob3Nlbi1ub25jZQ".to_owned(),
+                        "the client's nonce alone" => client_nonce,
+                        _ => client_nonce[..client_nonce.len() - 1].to_owned(),
+                    };
+                    let first = scram.custom_server_first(&nonce, &base64(SALT), "4096");
+                    // The client must stop here: no client-final message.
+                    peer.send(&msg::auth_sasl_continue(first.as_bytes())).await
+                },
+                ErrorKind::Authentication,
+                &["nonce does not extend the client's nonce"],
+                &format!("server nonce: {variant}"),
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scram_wrong_server_signature_stops_the_client() {
+    on_both(async |transport| {
+        for variant in ["one bit flipped", "another key's", "empty", "too short"] {
+            expect_connect_failure(
+                transport,
+                &scram_settings(),
+                async |peer| {
+                    let mut scram = scram_server();
+                    scram_begin(peer, &mut scram).await?;
+                    let first = scram.server_first();
+                    let (signature, response) = scram_middle(peer, &scram, &first).await?;
+                    let forged: Vec<u8> = match variant {
+                        "one bit flipped" => {
+                            let mut s = signature.to_vec();
+                            s[31] ^= 1;
+                            s
+                        }
+                        // What a server that stored another password would send.
+                        "another key's" => {
+                            scram.signature_with_password("wrong", &response).to_vec()
+                        }
+                        "empty" => Vec::new(),
+                        _ => signature[..31].to_vec(),
+                    };
+                    let final_message = format!("v={}", base64(&forged));
+                    // An impostor goes on as if authentication had succeeded.
+                    let mut bytes = msg::auth_sasl_final(final_message.as_bytes());
+                    bytes.extend(msg::session_start(PID, SECRET));
+                    peer.send(&bytes).await
+                },
+                ErrorKind::Authentication,
+                &["signature is wrong"],
+                &format!("server signature: {variant}"),
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scram_authentication_ok_before_the_server_final_message_is_refused() {
+    on_both(async |transport| {
+        for after_client_final in [true, false] {
+            expect_connect_failure(
+                transport,
+                &scram_settings(),
+                async |peer| {
+                    let mut scram = scram_server();
+                    scram_begin(peer, &mut scram).await?;
+                    if after_client_final {
+                        let first = scram.server_first();
+                        scram_middle(peer, &scram, &first).await?;
+                    }
+                    // AuthenticationOk without the server ever proving it knows the password.
+                    peer.send(&msg::session_start(PID, SECRET)).await
+                },
+                ErrorKind::Authentication,
+                &["before proving it knows the password"],
+                &format!("AuthenticationOk (client-final sent: {after_client_final})"),
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+/// A fake server that answers the client-first message with a server-first message carrying
+/// `iterations` as given; the client must refuse it without sending its final message.
+async fn refuse_iterations(
+    transport: Transport,
+    iterations: &str,
+    cap: Option<u32>,
+    fragment: &str,
+) {
+    let what = format!("i={iterations}, cap {cap:?} ({transport})");
+    let server = FakeServer::bind(transport);
+    let mut config = server.config(&format!("connect_timeout=10 {}", scram_settings()));
+    if let Some(cap) = cap {
+        config.max_scram_iterations(cap);
+    }
+    let started = Instant::now();
+    let (err, rest) = connect_with(&server, &config, async |peer| {
+        let mut scram = scram_server();
+        scram_begin(peer, &mut scram).await?;
+        let nonce = format!("{}srv", scram.client_nonce());
+        let first = scram.custom_server_first(&nonce, &base64(SALT), iterations);
+        peer.send(&msg::auth_sasl_continue(first.as_bytes())).await
+    })
+    .await;
+    let elapsed = started.elapsed();
+    expect_error(&err, ErrorKind::Authentication, &[fragment], &what);
+    expect_nothing_more(&rest, &what);
+    // Refused before any key derivation: a derivation of 2^31 iterations takes minutes.
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "{what}: refused only after {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn scram_iteration_count_of_zero_is_refused() {
+    on_both(async |transport| {
+        for cap in [None, Some(u32::MAX)] {
+            refuse_iterations(transport, "0", cap, "asked for 0 SCRAM iterations").await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scram_iteration_counts_above_the_cap_are_refused_at_once() {
+    on_both(async |transport| {
+        for (iterations, cap) in [
+            ("2147483648", None),
+            ("4294967296", None),
+            ("4294967296", Some(u32::MAX)),
+            ("4097", Some(4096)),
+            ("99999999999999999999999999", Some(u32::MAX)),
+        ] {
+            refuse_iterations(
+                transport,
+                iterations,
+                cap,
+                "SCRAM iterations; accepted range is 1 to",
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+#[test]
+fn scram_key_derivation_leaves_a_current_thread_runtime_free_and_connect_timeout_fires() {
+    // The case runs on a current-thread runtime in a thread of its own: if the derivation blocked
+    // that thread, neither its timers nor the case's own timeout could fire, so the test thread
+    // waits for it with a deadline of its own.
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(derivation_case())
+        }));
+        let _ = done.send(result);
+        // The abandoned derivation (2^31 iterations) keeps a blocking thread busy for a long
+        // time: do not wait for it.
+        runtime.shutdown_background();
+    });
+    match outcome.recv_timeout(CASE_LIMIT) {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("the current-thread runtime was blocked for {CASE_LIMIT:?}"),
+    }
+}
+
+async fn derivation_case() {
+    let server = FakeServer::bind(Transport::Unix);
+    let mut config = server.config(&format!("connect_timeout=2 {}", scram_settings()));
+    config.max_scram_iterations(u32::MAX);
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            let mut interval = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                interval.tick().await;
+                ticks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let started = Instant::now();
+    let (err, rest) = connect_with(&server, &config, async |peer| {
+        let mut scram = scram_server();
+        scram_begin(peer, &mut scram).await?;
+        let nonce = format!("{}srv", scram.client_nonce());
+        let first = scram.custom_server_first(&nonce, &base64(SALT), "2147483648");
+        peer.send(&msg::auth_sasl_continue(first.as_bytes())).await
+    })
+    .await;
+    let elapsed = started.elapsed();
+    let ticks = ticks.load(Ordering::Relaxed);
+    ticker.abort();
+    // Accepted (the cap allows it), so the derivation ran until connect_timeout stopped waiting.
+    expect_error(
+        &err,
+        ErrorKind::Timeout,
+        &["timed out after 2 s"],
+        "2^31 iterations",
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(6),
+        "connect_timeout of 2 s fired after {elapsed:?}"
+    );
+    // About 40 ticks of 50 ms in 2 s: the runtime's only thread stayed free.
+    assert!(
+        ticks >= 25,
+        "{ticks} timer ticks of 50 ms in {elapsed:?}: the runtime was blocked"
+    );
+    assert!(
+        rest.is_empty(),
+        "the derivation of 2^31 iterations finished?"
+    );
+}
+
+#[tokio::test]
+async fn scram_malformed_base64_is_refused() {
+    on_both(async |transport| {
+        for salt in ["@@@@", "QUJD=", "QU=D", "Zm8=Zm8="] {
+            expect_connect_failure(
+                transport,
+                &scram_settings(),
+                async |peer| {
+                    let mut scram = scram_server();
+                    scram_begin(peer, &mut scram).await?;
+                    let nonce = format!("{}srv", scram.client_nonce());
+                    let first = scram.custom_server_first(&nonce, salt, "4096");
+                    peer.send(&msg::auth_sasl_continue(first.as_bytes())).await
+                },
+                ErrorKind::Authentication,
+                &["salt is not valid base64"],
+                &format!("salt {salt:?}"),
+            )
+            .await;
+        }
+        for signature in [
+            "@@@@",
+            "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4",
+            "AA=A",
+        ] {
+            expect_connect_failure(
+                transport,
+                &scram_settings(),
+                async |peer| {
+                    let mut scram = scram_server();
+                    scram_begin(peer, &mut scram).await?;
+                    let first = scram.server_first();
+                    scram_middle(peer, &scram, &first).await?;
+                    let mut bytes = msg::auth_sasl_final(format!("v={signature}").as_bytes());
+                    bytes.extend(msg::session_start(PID, SECRET));
+                    peer.send(&bytes).await
+                },
+                ErrorKind::Authentication,
+                &["signature is not valid base64"],
+                &format!("signature {signature:?}"),
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scram_server_final_error_reaches_the_user() {
+    on_both(async |transport| {
+        for error in ["invalid-proof", "other-error"] {
+            expect_connect_failure(
+                transport,
+                &scram_settings(),
+                async |peer| {
+                    let mut scram = scram_server();
+                    scram_begin(peer, &mut scram).await?;
+                    let first = scram.server_first();
+                    scram_middle(peer, &scram, &first).await?;
+                    let mut bytes = msg::auth_sasl_final(format!("e={error}").as_bytes());
+                    bytes.extend(msg::session_start(PID, SECRET));
+                    peer.send(&bytes).await
+                },
+                ErrorKind::Authentication,
+                &[&format!("the server rejected the SCRAM exchange: {error}")],
+                &format!("e={error}"),
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+// ---- downgrade --------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn downgrade_to_a_password_is_refused_without_sending_it() {
+    on_both(async |transport| {
+        for (request, method) in [
+            (msg::auth_cleartext(), "password"),
+            (msg::auth_md5(*b"salt"), "md5"),
+        ] {
+            // The client must not answer with the password (or its hash): nothing at all.
+            expect_connect_failure(
+                transport,
+                &scram_settings(),
+                async |peer| {
+                    peer.startup().await?;
+                    peer.send(&request).await
+                },
+                ErrorKind::Authentication,
+                &[&format!(
+                    "authentication method \"{method}\", which require_auth=scram-sha-256 does not allow"
+                )],
+                &format!("downgrade to {method}"),
+            )
+            .await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn downgrade_to_no_authentication_is_refused() {
+    on_both(async |transport| {
+        expect_connect_failure(
+            transport,
+            &scram_settings(),
+            async |peer| {
+                peer.startup().await?;
+                peer.send(&msg::session_start(PID, SECRET)).await
+            },
+            ErrorKind::Authentication,
+            &["authentication method \"none\", which require_auth=scram-sha-256 does not allow"],
+            "AuthenticationOk straight away",
+        )
+        .await;
+        // A SASL offer without SCRAM-SHA-256 (only the channel-binding variant) is no way round.
+        expect_connect_failure(
+            transport,
+            &scram_settings(),
+            async |peer| {
+                peer.startup().await?;
+                peer.send(&msg::auth_sasl(&["SCRAM-SHA-256-PLUS"])).await
+            },
+            ErrorKind::Authentication,
+            &["SCRAM-SHA-256-PLUS"],
+            "SASL without SCRAM-SHA-256",
+        )
+        .await;
     })
     .await;
 }
