@@ -4,7 +4,7 @@
 //! under a tokio timeout, so a hang fails) and bounded memory, and must send nothing after the
 //! violation except a Terminate (or the CopyFail a simple query's writer sends when dropped).
 //!
-//! Summary: 26 hostile cases so far (test functions, most with several variants), each run over
+//! Summary: 33 hostile cases so far (test functions, most with several variants), each run over
 //! the Unix socket and over TCP (the current-thread SCRAM derivation case over the Unix socket
 //! only):
 //!
@@ -20,9 +20,13 @@
 //! - SCRAM: 8 (nonce; wrong server signature; AuthenticationOk before server-final; 0 iterations;
 //!   2^31 and 2^32 over the cap; the derivation off a current-thread runtime while
 //!   connect_timeout fires; malformed base64; a server-final `e=` error);
-//! - downgrade under `require_auth=scram-sha-256`: 2 (cleartext and MD5; no authentication).
+//! - downgrade under `require_auth=scram-sha-256`: 2 (cleartext and MD5; no authentication);
+//! - silence, stalls and a closed stream: 5 (connect_timeout; query timeout with the session's
+//!   CancelRequest, cancel honoured; cancel ignored or its connection held open; endless notices
+//!   against the query timeout; the server closing mid-DataRow stream);
+//! - floods: 2 (notices and notifications between rows; the same while idle).
 //!
-//! All 26 pass. Besides the cases: 2 controls (a correct session and a correct SCRAM exchange
+//! All 33 pass. Besides the cases: 2 controls (a correct session and a correct SCRAM exchange
 //! against the fake server, so that a refusal is the client's doing) and 2 self-tests of the fake
 //! server's SCRAM side.
 
@@ -31,13 +35,13 @@ mod scram;
 
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::fake::{FakePeer, FakeServer, Transport, msg};
+use harness::fake::{FakePeer, FakeServer, FirstPacket, Transport, msg};
 use pg_wire::error::report;
-use pg_wire::{Client, Config, Error, ErrorKind, SimpleQueryMessage};
+use pg_wire::{Client, Config, Error, ErrorKind, Notification, SimpleQueryMessage};
 use scram::{ScramServer, base64};
 
 /// The longest any one case may take over one transport: beyond it, the case hung.
@@ -1665,6 +1669,541 @@ async fn downgrade_to_no_authentication_is_refused() {
             "SASL without SCRAM-SHA-256",
         )
         .await;
+    })
+    .await;
+}
+
+// ---- silence, stalls and a closed stream ----------------------------------------------------------
+
+#[tokio::test]
+async fn silent_server_connect_timeout_fires() {
+    on_both(async |transport| {
+        for stall in [
+            "before reading the startup",
+            "after the startup",
+            "after AuthenticationOk",
+            "sending ParameterStatus without end",
+        ] {
+            let what = format!("silent {stall} ({transport})");
+            let started = Instant::now();
+            let (err, rest) = connect_case(transport, "connect_timeout=2", async |peer| {
+                match stall {
+                    "before reading the startup" => {}
+                    "after the startup" => {
+                        peer.startup().await?;
+                    }
+                    "sending ParameterStatus without end" => {
+                        // A startup that never ends: a parameter every 10 ms until the client
+                        // hangs up.
+                        peer.startup().await?;
+                        peer.send(&msg::auth_ok()).await?;
+                        for i in 0u64.. {
+                            let bytes = msg::parameter_status(
+                                "application_name",
+                                format!("p{i}").as_bytes(),
+                            );
+                            if peer.send(&bytes).await.is_err() {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                    _ => {
+                        peer.startup().await?;
+                        let mut bytes = msg::auth_ok();
+                        bytes.extend(msg::parameter_status("client_encoding", b"UTF8"));
+                        peer.send(&bytes).await?;
+                    }
+                }
+                Ok(())
+            })
+            .await;
+            let elapsed = started.elapsed();
+            expect_error(&err, ErrorKind::Timeout, &["timed out after 2 s"], &what);
+            assert!(
+                elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(6),
+                "{what}: connect_timeout of 2 s fired after {elapsed:?}"
+            );
+            if stall != "before reading the startup" && !stall.contains("without end") {
+                expect_nothing_more(&rest, &what);
+            }
+        }
+    })
+    .await;
+}
+
+/// What the stalled server does with the client's CancelRequest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnCancel {
+    /// Closes the cancel connection and ends the query with 57014.
+    Honour,
+    /// Closes the cancel connection and goes on stalling.
+    Ignore,
+    /// Keeps the cancel connection open, saying nothing, and goes on stalling.
+    HoldOpen,
+}
+
+/// The query stalls after its first row. The query timeout must fire and the client must send a
+/// CancelRequest carrying the session's BackendKeyData on a new connection. When the server
+/// honours it and ends the query (57014), the connection must stay usable; otherwise the client
+/// must give up after its grace period and close the connection.
+async fn stalled_result(transport: Transport, via: Via, on_cancel: OnCancel) {
+    let honour = on_cancel == OnCancel::Honour;
+    let what = format!("stalled result ({transport}, {via:?}, cancel: {on_cancel:?})");
+    let server = Arc::new(FakeServer::bind(transport));
+    let mut config = server.config("connect_timeout=10");
+    config.query_timeout(Duration::from_millis(500));
+    let session = session_with(server, &config, move |server, mut peer| async move {
+        take_query(&mut peer, via).await?;
+        let mut first = row_head(via);
+        first.extend(msg::data_row(&[Some(b"first")]));
+        peer.send(&first).await?;
+        // The stall: the next connection must be the cancel request.
+        let mut canceller = tokio::time::timeout(Duration::from_secs(5), server.accept())
+            .await
+            .map_err(|_| io::Error::other("no cancel request came within 5 s"))??;
+        let packet = canceller.first_packet().await?;
+        if on_cancel == OnCancel::HoldOpen {
+            // Far longer than the client may wait.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                drop(canceller);
+            });
+        } else {
+            drop(canceller);
+        }
+        let mut expected = 16i32.to_be_bytes().to_vec();
+        expected.extend_from_slice(&80_877_102i32.to_be_bytes());
+        expected.extend_from_slice(&PID.to_be_bytes());
+        expected.extend_from_slice(&SECRET);
+        match packet {
+            FirstPacket::Cancel {
+                process_id,
+                secret,
+                raw,
+            } if process_id == PID && secret == SECRET && raw == expected => {}
+            other => {
+                return Err(io::Error::other(format!(
+                    "not the session's CancelRequest: {other:?}"
+                )));
+            }
+        }
+        if honour {
+            let mut reply = msg::error_response(&[
+                (b'S', "ERROR"),
+                (b'V', "ERROR"),
+                (b'C', "57014"),
+                (b'M', "canceling statement due to user request"),
+            ]);
+            reply.extend(msg::ready(b'I'));
+            peer.send(&reply).await?;
+            // The client brings the connection back in step with a Sync (a simple query's
+            // dropped writer sends a CopyFail first, which a server outside COPY ignores).
+            loop {
+                match peer.read_message().await? {
+                    Some(m) if m.tag == b'f' => {}
+                    Some(m) if m.tag == b'S' => break,
+                    other => {
+                        return Err(io::Error::other(format!(
+                            "expected Sync after the cancel, got {other:?}"
+                        )));
+                    }
+                }
+            }
+            peer.send(&msg::ready(b'I')).await?;
+            take_query(&mut peer, Via::Simple).await?;
+            let mut reply = row_head(Via::Simple);
+            reply.extend(msg::data_row(&[Some(b"after")]));
+            reply.extend(result_tail(1));
+            peer.send(&reply).await?;
+        }
+        Ok(peer)
+    })
+    .await;
+    let started = Instant::now();
+    let err = run_query(&session.client, via)
+        .await
+        .expect_err(&format!("{what}: the stalled query succeeded"));
+    let elapsed = started.elapsed();
+    expect_error(
+        &err,
+        ErrorKind::Timeout,
+        &["did not finish within 0.5 s"],
+        &what,
+    );
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(4),
+        "{what}: the query timeout of 0.5 s fired after {elapsed:?}"
+    );
+    if honour {
+        assert!(
+            !session.client.is_closed(),
+            "{what}: closed after a clean cancel"
+        );
+        let rows = run_query(&session.client, Via::Simple)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: the next query: {}", report(&e)));
+        assert_eq!(rows, vec![Some("after".to_owned())], "{what}");
+    } else {
+        expect_error(
+            &err,
+            ErrorKind::Timeout,
+            &["the connection was closed"],
+            &what,
+        );
+        assert!(session.client.is_closed(), "{what}: still open");
+    }
+    let rest = session.finish().await;
+    if honour {
+        expect_nothing_more(&rest, &what);
+    } else {
+        // The Sync that was to bring the connection back in step (never answered; not sent
+        // while the cancel connection is held open), then the Terminate: no new request.
+        let tags: Vec<u8> = frontend_tags(&rest)
+            .into_iter()
+            .filter(|&t| t != b'f')
+            .collect();
+        let expected: [&[u8]; 2] = match on_cancel {
+            OnCancel::HoldOpen => [b"X", b""],
+            _ => [b"SX", b"S"],
+        };
+        assert!(
+            expected.contains(&&tags[..]),
+            "{what}: the client sent {:?} after the cancel",
+            String::from_utf8_lossy(&tags)
+        );
+    }
+}
+
+#[tokio::test]
+async fn stalled_result_query_timeout_sends_the_sessions_cancel_request() {
+    on_both(async |transport| {
+        for via in VIAS {
+            stalled_result(transport, via, OnCancel::Honour).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stalled_result_that_ignores_or_holds_the_cancel_gets_the_connection_closed() {
+    on_both(async |transport| {
+        for via in VIAS {
+            stalled_result(transport, via, OnCancel::Ignore).await;
+            stalled_result(transport, via, OnCancel::HoldOpen).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_closing_in_the_middle_of_a_data_row_stream() {
+    const ROWS: usize = 50;
+    on_both(async |transport| {
+        for via in VIAS {
+            let what = format!("closed mid-stream ({transport}, {via:?})");
+            let session = start_session(transport, "", move |_, mut peer| async move {
+                take_query(&mut peer, via).await?;
+                let mut reply = row_head(via);
+                for i in 0..ROWS {
+                    reply.extend(msg::data_row(&[Some(format!("row {i}").as_bytes())]));
+                }
+                let last = msg::data_row(&[Some(b"never complete")]);
+                reply.extend_from_slice(&last[..last.len() / 2]);
+                peer.send(&reply).await?;
+                peer.close_write().await?;
+                Ok(peer)
+            })
+            .await;
+            let mut rows = Vec::new();
+            let err = match via {
+                Via::Simple => {
+                    let mut stream = session.client.simple_query_stream(SQL).await.unwrap();
+                    loop {
+                        match stream.next().await {
+                            Some(Ok(SimpleQueryMessage::Row(row))) => {
+                                rows.push(row.get(0).unwrap().to_owned())
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => break e,
+                            None => panic!("{what}: the stream ended without an error"),
+                        }
+                    }
+                }
+                Via::Extended => {
+                    let mut stream = session.client.query_raw(SQL, &[]).await.unwrap();
+                    loop {
+                        match stream.next().await {
+                            Some(Ok(row)) => rows.push(row.get::<_, String>(0)),
+                            Some(Err(e)) => break e,
+                            None => panic!("{what}: the stream ended without an error"),
+                        }
+                    }
+                }
+            };
+            let expected: Vec<String> = (0..ROWS).map(|i| format!("row {i}")).collect();
+            assert_eq!(rows, expected, "{what}");
+            expect_error(
+                &err,
+                ErrorKind::Io,
+                &["closed the connection unexpectedly"],
+                &what,
+            );
+            assert!(session.client.is_closed(), "{what}");
+            let next = run_query(&session.client, via).await.unwrap_err();
+            assert_eq!(next.kind(), ErrorKind::Closed, "{what}: {}", report(&next));
+            let rest = session.finish().await;
+            expect_nothing_more(&rest, &what);
+        }
+    })
+    .await;
+}
+
+// ---- floods of asynchronous messages ----------------------------------------------------------------
+
+/// The notice of the flood's gap `i`, number `j`: texts of varied length, with non-ASCII letters.
+fn flood_notice(i: usize, j: usize) -> (String, String) {
+    let message = format!("notice {i}.{j} ünïcödé {}", "~".repeat((i * 7 + j) % 300));
+    (message, format!("gap {i}"))
+}
+
+/// The notification of the flood's gap `i`, number `j`.
+fn flood_notification(i: usize, j: usize) -> Notification {
+    Notification {
+        process_id: PID + 1 + i32::try_from(j).unwrap(),
+        channel: format!("chan_{j}"),
+        payload: format!("payload {i}.{j} {}", "é".repeat(i % 40)),
+    }
+}
+
+/// `per_gap` notices and notifications for gap `i`, interleaved, with what they must arrive as.
+fn flood_gap(
+    i: usize,
+    per_gap: usize,
+    bytes: &mut Vec<u8>,
+    notices: &mut Vec<(String, String)>,
+    notifications: &mut Vec<Notification>,
+) {
+    for j in 0..per_gap {
+        let (message, detail) = flood_notice(i, j);
+        bytes.extend(msg::notice_response(&[
+            (b'S', "NOTICE"),
+            (b'V', "NOTICE"),
+            (b'C', "00000"),
+            (b'M', &message),
+            (b'D', &detail),
+        ]));
+        notices.push((message, detail));
+        let notification = flood_notification(i, j);
+        bytes.extend(msg::notification(
+            notification.process_id,
+            &notification.channel,
+            &notification.payload,
+        ));
+        notifications.push(notification);
+    }
+}
+
+/// Collects the notices the client's handler receives.
+fn capture_notices(client: &Client) -> Arc<Mutex<Vec<(String, String)>>> {
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let sink = notices.clone();
+    client.set_notice_handler(move |notice| {
+        assert_eq!(notice.severity(), "NOTICE");
+        assert_eq!(notice.code().code(), "00000");
+        sink.lock().unwrap().push((
+            notice.message().to_owned(),
+            notice.detail().unwrap_or_default().to_owned(),
+        ));
+    });
+    notices
+}
+
+/// Takes `count` notifications from the client's stream, or fewer if it ends.
+async fn take_notifications(client: &Client, count: usize) -> Vec<Notification> {
+    let mut stream = client.notifications();
+    let mut got = Vec::new();
+    while got.len() < count {
+        match stream.next().await {
+            Some(notification) => got.push(notification),
+            None => break,
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn notice_and_notification_flood_between_rows_arrives_intact() {
+    const ROWS: usize = 200;
+    const PER_GAP: usize = 5;
+    on_both(async |transport| {
+        for via in VIAS {
+            let what = format!("flood between rows ({transport}, {via:?})");
+            let mut reply = row_head(via);
+            let mut notices = Vec::new();
+            let mut notifications = Vec::new();
+            let mut rows = Vec::new();
+            for i in 0..ROWS {
+                flood_gap(i, PER_GAP, &mut reply, &mut notices, &mut notifications);
+                let value = format!("row {i}");
+                reply.extend(msg::data_row(&[Some(value.as_bytes())]));
+                rows.push(Some(value));
+            }
+            flood_gap(ROWS, PER_GAP, &mut reply, &mut notices, &mut notifications);
+            reply.extend(msg::command_complete(&format!("SELECT {ROWS}")));
+            flood_gap(
+                ROWS + 1,
+                PER_GAP,
+                &mut reply,
+                &mut notices,
+                &mut notifications,
+            );
+            reply.extend(msg::ready(b'I'));
+            let session = start_session(transport, "", move |_, mut peer| async move {
+                take_query(&mut peer, via).await?;
+                peer.send(&reply).await?;
+                Ok(peer)
+            })
+            .await;
+            let got_notices = capture_notices(&session.client);
+            // Notifications are taken as they come, while the query runs.
+            let (got_rows, got_notifications) = tokio::join!(
+                run_query(&session.client, via),
+                tokio::time::timeout(
+                    Duration::from_secs(10),
+                    take_notifications(&session.client, notifications.len())
+                )
+            );
+            let got_rows = got_rows.unwrap_or_else(|e| panic!("{what}: {}", report(&e)));
+            assert_eq!(got_rows, rows, "{what}");
+            let got_notifications = got_notifications
+                .unwrap_or_else(|_| panic!("{what}: notifications missing after the query"));
+            assert_eq!(got_notifications.len(), notifications.len(), "{what}");
+            assert!(
+                got_notifications == notifications,
+                "{what}: notifications altered"
+            );
+            let got_notices = got_notices.lock().unwrap().clone();
+            assert_eq!(got_notices.len(), notices.len(), "{what}");
+            assert!(got_notices == notices, "{what}: notices altered");
+            assert!(!session.client.is_closed());
+            session.finish().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn notice_and_notification_flood_while_idle_arrives_intact() {
+    const GAPS: usize = 500;
+    const PER_GAP: usize = 4;
+    on_both(async |transport| {
+        let what = format!("flood while idle ({transport})");
+        let mut flood = Vec::new();
+        let mut notices = Vec::new();
+        let mut notifications = Vec::new();
+        for i in 0..GAPS {
+            flood_gap(i, PER_GAP, &mut flood, &mut notices, &mut notifications);
+        }
+        let session = start_session(transport, "", move |_, mut peer| async move {
+            peer.send(&flood).await?;
+            take_query(&mut peer, Via::Simple).await?;
+            let mut reply = row_head(Via::Simple);
+            reply.extend(msg::data_row(&[Some(b"after the flood")]));
+            reply.extend(result_tail(1));
+            peer.send(&reply).await?;
+            Ok(peer)
+        })
+        .await;
+        let got_notices = capture_notices(&session.client);
+        let got_notifications = tokio::time::timeout(
+            Duration::from_secs(10),
+            take_notifications(&session.client, notifications.len()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{what}: notifications missing"));
+        assert_eq!(got_notifications.len(), notifications.len(), "{what}");
+        assert!(
+            got_notifications == notifications,
+            "{what}: notifications altered"
+        );
+        // Each notice came just before a notification, so all of them were handled by now.
+        let got_notices = got_notices.lock().unwrap().clone();
+        assert_eq!(got_notices.len(), notices.len(), "{what}");
+        assert!(got_notices == notices, "{what}: notices altered");
+        let rows = run_query(&session.client, Via::Simple).await.unwrap();
+        assert_eq!(rows, vec![Some("after the flood".to_owned())], "{what}");
+        session.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn endless_notices_in_a_result_do_not_hold_off_the_query_timeout() {
+    on_both(async |transport| {
+        let what = format!("endless notices ({transport})");
+        let server = Arc::new(FakeServer::bind(transport));
+        let mut config = server.config("connect_timeout=10");
+        config.query_timeout(Duration::from_millis(500));
+        let cancels = Arc::new(AtomicU64::new(0));
+        let counted = cancels.clone();
+        let session = session_with(server, &config, move |server, mut peer| async move {
+            take_query(&mut peer, Via::Simple).await?;
+            // Cancel requests are taken (and ignored) beside the flood.
+            let canceller = tokio::spawn(async move {
+                while let Ok(mut cancel) = server.accept().await {
+                    if let Ok(FirstPacket::Cancel {
+                        process_id: PID, ..
+                    }) = cancel.first_packet().await
+                    {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            let mut first = row_head(Via::Simple);
+            first.extend(msg::data_row(&[Some(b"first")]));
+            peer.send(&first).await?;
+            let notice =
+                msg::notice_response(&[(b'S', "NOTICE"), (b'C', "00000"), (b'M', "still working")]);
+            let notices = notice.repeat(64);
+            // As fast as the client reads, until it hangs up.
+            while peer.send(&notices).await.is_ok() {}
+            canceller.abort();
+            Ok(peer)
+        })
+        .await;
+        let notices = Arc::new(AtomicU64::new(0));
+        let seen = notices.clone();
+        session.client.set_notice_handler(move |_| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        });
+        let started = Instant::now();
+        let err = run_query(&session.client, Via::Simple)
+            .await
+            .expect_err(&format!("{what}: the endless query succeeded"));
+        let elapsed = started.elapsed();
+        expect_error(
+            &err,
+            ErrorKind::Timeout,
+            &["did not finish within 0.5 s"],
+            &what,
+        );
+        // 0.5 s, then up to 1 s for the cancel to take effect, then the connection is closed.
+        assert!(
+            elapsed < Duration::from_secs(4),
+            "{what}: the query timeout of 0.5 s fired after {elapsed:?}"
+        );
+        assert!(session.client.is_closed(), "{what}: still open");
+        assert!(
+            notices.load(Ordering::Relaxed) > 0,
+            "{what}: no notice was read, so the flood was not met"
+        );
+        session.finish().await;
+        assert_eq!(
+            cancels.load(Ordering::Relaxed),
+            1,
+            "{what}: cancel requests"
+        );
     })
     .await;
 }
