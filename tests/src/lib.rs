@@ -38,6 +38,9 @@
 //! assert_eq!(pg18.server_version(), "18");
 //! ```
 //!
+//! For tests of a misbehaving server, [`fake`] holds a scripted fake server that speaks raw protocol
+//! bytes over a Unix socket or TCP.
+//!
 //! Nothing outlives the test process: a dropped server is stopped and its directory removed, and a
 //! watchdog process does the same for shared servers and for processes that are killed.
 //!
@@ -59,6 +62,7 @@
 
 mod account;
 mod error;
+pub mod fake;
 mod locate;
 mod server;
 mod sql;
