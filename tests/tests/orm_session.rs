@@ -661,7 +661,6 @@ async fn engines_and_sessions_connect_lazily() {
 // (a client-side `now()` default with nanoseconds, stored with microseconds), which would make
 // the object disagree with a refresh or another session.
 #[tokio::test]
-#[ignore = "BUG: client-side now() defaults keep nanoseconds in the object after a flush while the server stores microseconds (value.rs now(); flush.rs writes the staged value back)"]
 async fn a_flushed_object_holds_what_the_database_stored() {
     let engine = engine().await;
     let mut session = engine.session();
