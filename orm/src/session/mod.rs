@@ -27,12 +27,12 @@
 //! that fails (a NOT NULL or UNIQUE violation) rolls the transaction back at once; the session then
 //! refuses further work until [`Session::rollback`] is called, as SQLAlchemy does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use pg_wire::Row;
 use pg_wire::pool::PooledClient;
+use pg_wire::{Row, SimpleQueryMessage, TransactionStatus};
 
 use crate::engine::Engine;
 use crate::error::OrmError;
@@ -870,9 +870,16 @@ impl Session {
         self.autoflush().await?;
         let (sql, params) = query.sql();
         let rows = self.run(&sql, &params).await?;
-        rows.iter()
-            .map(|row| self.object_from_row::<M>(row, false))
-            .collect()
+        let mut objects = Vec::with_capacity(rows.len());
+        let mut seen = HashSet::new();
+        for row in &rows {
+            let object = self.object_from_row::<M>(row, false)?;
+            // A join repeats an object once per matching row: keep its first.
+            if !query.has_joins() || seen.insert(object.id()) {
+                objects.push(object);
+            }
+        }
+        Ok(objects)
     }
 
     /// The first object of a query (`LIMIT 1`), or `None`.
@@ -905,7 +912,12 @@ impl Session {
         &mut self,
         query: &Select<M>,
     ) -> Result<Option<Obj<M>>, OrmError> {
-        let limited = query.clone().limit(2);
+        // Two rows tell "several" from "one", unless a join can repeat one object.
+        let limited = if query.has_joins() {
+            query.clone()
+        } else {
+            query.clone().limit(2)
+        };
         let mut objects = self.all(&limited).await?;
         if objects.len() > 1 {
             return Err(OrmError::MultipleRows(format!(
@@ -999,14 +1011,31 @@ impl Session {
             engine,
             conn,
             store,
+            failed,
             ..
         } = self;
         let client = conn
             .as_ref()
             .ok_or_else(|| OrmError::usage("no connection"))?;
         engine.log(&sql, &params, None);
-        let rows = client.query_raw(sql.as_str(), &as_params(&params)).await?;
-        Ok(ObjectStream::new(rows, store))
+        match client.query_raw(sql.as_str(), &as_params(&params)).await {
+            Ok(rows) => Ok(ObjectStream::new(
+                rows,
+                store,
+                !query.clauses.joins.is_empty(),
+            )),
+            Err(e) => {
+                // As `abort_after`, except that the connection stays borrowed here: the
+                // transaction is rolled back by the rollback() the session now requires.
+                if e.as_db_error().is_some()
+                    || e.is_closed()
+                    || client.transaction_status() != TransactionStatus::InTransaction
+                {
+                    *failed = Some(e.to_string());
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// Updates the rows a query finds (`UPDATE ... SET ... WHERE ...`, one statement), and brings
@@ -1041,7 +1070,7 @@ impl Session {
             let name = M::TABLE.columns.get(*i).map(|c| c.name).unwrap_or("");
             out.push_ident(name).push("=").push_bind(value.clone());
         }
-        query.clauses.write_where(&mut out);
+        query.clauses.write_bulk(" FROM ", &mut out);
         out.push(" RETURNING ");
         let pk: Vec<usize> = M::TABLE.primary_key().collect();
         for (n, i) in pk.iter().enumerate() {
@@ -1086,7 +1115,7 @@ impl Session {
         self.autoflush().await?;
         let mut out = SqlBuilder::new();
         out.push("DELETE FROM ").push_ident(M::TABLE.name);
-        query.clauses.write_where(&mut out);
+        query.clauses.write_bulk(" USING ", &mut out);
         out.push(" RETURNING ");
         let pk: Vec<usize> = M::TABLE.primary_key().collect();
         for (n, i) in pk.iter().enumerate() {
