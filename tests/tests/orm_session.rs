@@ -680,7 +680,6 @@ async fn a_flushed_object_holds_what_the_database_stored() {
 // failed statement outside a flush, PostgreSQL answers COMMIT with a ROLLBACK tag, not an error),
 // which would leave objects persistent whose rows were never stored.
 #[tokio::test]
-#[ignore = "BUG: after a failed statement outside a flush (execute_raw, a query, update), commit() returns Ok though the server rolled back: it sends COMMIT with batch_execute, which ignores the ROLLBACK tag, and only flush errors set Session::failed (session/mod.rs commit, run)"]
 async fn commit_after_a_failed_statement_is_an_error() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -704,6 +703,70 @@ async fn commit_after_a_failed_statement_is_an_error() {
     assert_eq!(
         committed_strings(&db, "SELECT email FROM authors").await,
         ["ezz@example.com"]
+    );
+}
+
+// Catches: a failed statement outside a flush (here a bulk update breaking a UNIQUE constraint)
+// leaving the session working in an aborted transaction: every later statement would fail with
+// "current transaction is aborted" instead of the session asking for rollback(), as after a
+// failed flush.
+#[tokio::test]
+async fn a_failed_statement_outside_a_flush_needs_a_rollback() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    let a = author("ezz");
+    let b = author("ahmed");
+    session.add_all([&a, &b]);
+    session.commit().await.unwrap();
+    let err = session
+        .update(
+            &select::<Author>(),
+            &[Author::EMAIL.set("same@example.com")],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::UNIQUE_VIOLATION));
+    match session.count(&select::<Author>()).await {
+        Err(OrmError::Usage(message)) => assert!(message.contains("rollback"), "{message}"),
+        other => panic!("expected a usage error asking for rollback(), got {other:?}"),
+    }
+    assert!(session.commit().await.is_err());
+    session.rollback().await.unwrap();
+    assert_eq!(session.count(&select::<Author>()).await.unwrap(), 2);
+    // A client-side error (a value the column's type cannot take) does not abort anything.
+    let err = session
+        .execute_raw("SELECT $1::int4", &[orm::Value::Bool(true)])
+        .await
+        .unwrap_err();
+    assert!(err.code().is_none(), "{err}");
+    assert_eq!(session.count(&select::<Author>()).await.unwrap(), 2);
+}
+
+// Catches: a COMMIT the server refuses (a deferred constraint checked at commit time) reported as
+// success, or a session that goes on as if the flushed rows were stored.
+#[tokio::test]
+async fn a_commit_the_server_refuses_is_an_error() {
+    let engine = engine().await;
+    let db = other(&engine).await;
+    db.batch_execute(
+        "ALTER TABLE articles ADD CONSTRAINT one_title UNIQUE (title) DEFERRABLE INITIALLY DEFERRED",
+    )
+    .await
+    .unwrap();
+    let mut session = engine.session();
+    let a = article("a", "Same");
+    let b = article("b", "Same");
+    session.add_all([&a, &b]);
+    let err = session.commit().await.unwrap_err();
+    let db_error = err.as_driver_error().and_then(|e| e.as_db_error()).unwrap();
+    assert_eq!(db_error.constraint(), Some("one_title"));
+    assert!(matches!(session.flush().await, Err(OrmError::Usage(_))));
+    session.rollback().await.unwrap();
+    assert_eq!(session.state(&a), ObjectState::Transient);
+    assert!(
+        committed_strings(&db, "SELECT slug FROM articles")
+            .await
+            .is_empty()
     );
 }
 

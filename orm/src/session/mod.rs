@@ -288,14 +288,72 @@ impl Session {
             .ok_or_else(|| OrmError::usage("no connection"))
     }
 
-    /// Runs a statement in the session's transaction and returns its rows.
+    /// Runs a statement in the session's transaction and returns its rows. A statement the
+    /// server fails aborts the transaction: the session then needs [`Session::rollback`].
     pub(crate) async fn run(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OrmError> {
         let engine = self.engine.clone();
         let client = self.connection().await?;
         let started = Instant::now();
         let rows = client.query(sql, &as_params(params)).await;
         engine.log(sql, params, Some(started));
-        Ok(rows?)
+        match rows {
+            Ok(rows) => Ok(rows),
+            Err(e) => {
+                self.abort_after(&e).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// After a statement of the session's transaction failed: if the server aborted the
+    /// transaction (every server error inside a transaction block does, as does a lost
+    /// connection), rolls it back at once and requires an explicit [`Session::rollback`], as a
+    /// failed flush does. A client-side error (a parameter that could not be encoded) leaves the
+    /// transaction as it was.
+    async fn abort_after(&mut self, error: &pg_wire::Error) {
+        let aborted = self.conn.as_ref().is_some_and(|client| {
+            error.as_db_error().is_some()
+                || error.is_closed()
+                || client.transaction_status() != TransactionStatus::InTransaction
+        });
+        if aborted {
+            self.abort(error.to_string()).await;
+        }
+    }
+
+    /// Rolls the open transaction back now (so its locks go) and marks the session as needing
+    /// [`Session::rollback`] before further use.
+    async fn abort(&mut self, why: String) {
+        if let Some(client) = self.conn.take() {
+            self.engine.log_event("ROLLBACK");
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
+        self.failed = Some(why);
+    }
+
+    /// Sends COMMIT. PostgreSQL answers the COMMIT of a transaction an earlier error aborted
+    /// with a `ROLLBACK` command tag, not an error; that is an error here, and the session then
+    /// needs [`Session::rollback`] (its objects still hold what the lost transaction flushed).
+    async fn send_commit(&mut self, client: PooledClient) -> Result<(), OrmError> {
+        self.engine.log_event("COMMIT");
+        match client.simple_query("COMMIT").await {
+            Ok(messages) => {
+                let rolled_back = messages.iter().any(|m| {
+                    matches!(m, SimpleQueryMessage::CommandComplete(tag) if tag.as_str() == "ROLLBACK")
+                });
+                if rolled_back {
+                    let why = "COMMIT found the transaction aborted by an earlier error; the server rolled it back";
+                    self.failed = Some(why.to_owned());
+                    return Err(OrmError::RolledBack(why.to_owned()));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // The transaction did not commit (a deferred constraint, a lost connection).
+                self.failed = Some(e.to_string());
+                Err(e.into())
+            }
+        }
     }
 
     // ---- objects --------------------------------------------------------------------------------
@@ -494,11 +552,7 @@ impl Session {
             Err(e) => {
                 // The transaction is aborted: roll it back now, so its locks go, and require an
                 // explicit rollback() of the session as SQLAlchemy does.
-                if let Some(client) = self.conn.take() {
-                    self.engine.log_event("ROLLBACK");
-                    let _ = client.batch_execute("ROLLBACK").await;
-                }
-                self.failed = Some(e.to_string());
+                self.abort(e.to_string()).await;
                 Err(e)
             }
         }
@@ -517,8 +571,7 @@ impl Session {
     pub async fn commit(&mut self) -> Result<(), OrmError> {
         self.flush().await?;
         if let Some(client) = self.conn.take() {
-            self.engine.log_event("COMMIT");
-            client.batch_execute("COMMIT").await?;
+            self.send_commit(client).await?;
         }
         // The flushed state is now the committed state; deleted objects leave the session.
         let deleted: Vec<ObjectId> = self
@@ -538,8 +591,7 @@ impl Session {
             self.reload_all().await?;
             // The reload ran in a transaction of its own; end it.
             if let Some(client) = self.conn.take() {
-                self.engine.log_event("COMMIT");
-                client.batch_execute("COMMIT").await?;
+                self.send_commit(client).await?;
             }
         }
         Ok(())
