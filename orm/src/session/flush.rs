@@ -1,19 +1,21 @@
 //! The unit of work: what a flush sends, in which order, and in how many round trips.
 //!
-//! 1. INSERTs of pending objects, by *level*: an object's level is one more than the highest
-//!    level of the pending objects it points to through a many-to-one link, so parents are
-//!    inserted before their children and a parent's generated key fills its children's foreign
-//!    keys. All INSERTs of one level go out together as one pipelined batch (one round trip per
-//!    level of the foreign-key graph, however many rows), each with `RETURNING` for the columns
-//!    the server generates.
+//! 1. INSERTs of pending objects, by *level*. Tables are ordered by their foreign keys (a table
+//!    after the tables it references; tables referencing each other in a cycle form one group),
+//!    and only within a group, such as a self-referential table, are objects ordered among
+//!    themselves, parents first. So the rows of one table go in the order they were added, and a
+//!    parent's generated key fills its children's foreign keys. All INSERTs of one level go out
+//!    together as one pipelined batch (one round trip per level, however many rows), each with
+//!    `RETURNING` for the columns the server generates.
 //! 2. UPDATEs of persistent objects whose columns differ from their snapshot: only the changed
 //!    columns, plus the `onupdate` ones; one batch.
-//! 3. DELETEs, children's tables first; one batch.
+//! 3. DELETEs in the reverse order: tables that reference others first, and within a group, rows
+//!    that reference other deleted rows first (children before parents); one batch.
 //!
 //! Nothing is written into the objects until every statement succeeded, so a failed flush leaves
 //! them as they were.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -197,12 +199,18 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         run_batch(session, &associations).await?;
     }
 
-    // 4. DELETEs, children's tables first.
-    let deletes: Vec<Statement> = order_deletes(&deleted)
-        .into_iter()
+    // 4. DELETEs, rows that reference others first.
+    let doomed: Vec<(Arc<dyn ErasedObject>, Vec<Value>)> = deleted
+        .iter()
         .filter_map(|object| {
             let record = session.store.records.get(&object.object_id())?;
-            delete_statement(object.table(), &record.snapshot, object.object_id())
+            Some((object.clone(), record.snapshot.clone()))
+        })
+        .collect();
+    let deletes: Vec<Statement> = order_deletes(&doomed)
+        .into_iter()
+        .filter_map(|(object, snapshot)| {
+            delete_statement(object.table(), snapshot, object.object_id())
         })
         .collect();
     if !deletes.is_empty() {
@@ -286,21 +294,158 @@ fn fill_foreign_keys(
     }
 }
 
-/// Groups pending objects by insertion level; objects keep their order within a level.
+/// The tables of one flush ordered by their foreign keys. Tables that reference each other,
+/// directly or through others, form one *group* (a self-referential table is a group of its own
+/// whose rows need ordering among themselves); a group's *level* is one more than the highest
+/// level of the groups it references.
+struct TableOrder {
+    names: Vec<&'static str>,
+    /// Per table: the index of the first table of its group.
+    group: Vec<usize>,
+    /// Per table: its group's level.
+    level: Vec<usize>,
+}
+
+impl TableOrder {
+    /// The order of `tables`, by their foreign keys and the `links` (child table, parent table)
+    /// between their objects.
+    fn new(tables: &[&'static Table], links: &[(&'static str, &'static str)]) -> TableOrder {
+        let names: Vec<&'static str> = tables.iter().map(|t| t.name).collect();
+        let n = names.len();
+        let index = |name: &str| names.iter().position(|t| *t == name);
+        // edges[i]: the tables table i references (itself excluded).
+        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let references = tables
+            .iter()
+            .enumerate()
+            .flat_map(|(i, table)| table.references().filter_map(move |r| Some((i, index(r)?))));
+        let linked = links
+            .iter()
+            .filter_map(|(child, parent)| Some((index(child)?, index(parent)?)));
+        for (i, j) in references.chain(linked) {
+            if let Some(out) = edges.get_mut(i)
+                && i != j
+                && !out.contains(&j)
+            {
+                out.push(j);
+            }
+        }
+        // reach[i][j]: table i references table j, directly or not.
+        let reach: Vec<Vec<bool>> = (0..n)
+            .map(|start| {
+                let mut seen = vec![false; n];
+                let mut stack = vec![start];
+                while let Some(i) = stack.pop() {
+                    for &j in edges.get(i).into_iter().flatten() {
+                        if let Some(slot) = seen.get_mut(j)
+                            && !*slot
+                        {
+                            *slot = true;
+                            stack.push(j);
+                        }
+                    }
+                }
+                seen
+            })
+            .collect();
+        let reaches =
+            |i: usize, j: usize| reach.get(i).and_then(|r| r.get(j)).copied() == Some(true);
+        let group: Vec<usize> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .find(|&j| j == i || (reaches(i, j) && reaches(j, i)))
+                    .unwrap_or(i)
+            })
+            .collect();
+        // Levels by longest path: groups referenced by no group still to place come first. The
+        // groups form no cycle, so every round places at least one.
+        let mut level = vec![0; n];
+        let mut placed = vec![false; n];
+        for round in 0..n {
+            let ready: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    !placed.get(i).copied().unwrap_or(true)
+                        && (0..n).all(|j| {
+                            group.get(j) == group.get(i)
+                                || !reaches(i, j)
+                                || placed.get(j).copied().unwrap_or(false)
+                        })
+                })
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for &i in &ready {
+                if let Some(slot) = level.get_mut(i) {
+                    *slot = round;
+                }
+            }
+            // Placed only after the whole round, so a group's tables share its level.
+            for i in ready {
+                if let Some(slot) = placed.get_mut(i) {
+                    *slot = true;
+                }
+            }
+        }
+        TableOrder {
+            names,
+            group,
+            level,
+        }
+    }
+
+    /// The group and level of a table.
+    fn of(&self, table: &str) -> (usize, usize) {
+        let i = self.names.iter().position(|t| *t == table).unwrap_or(0);
+        (
+            self.group.get(i).copied().unwrap_or(i),
+            self.level.get(i).copied().unwrap_or(0),
+        )
+    }
+}
+
+/// The distinct tables of some objects, in the order they first appear.
+fn tables_of<'a>(objects: impl Iterator<Item = &'a Arc<dyn ErasedObject>>) -> Vec<&'static Table> {
+    let mut tables: Vec<&'static Table> = Vec::new();
+    for object in objects {
+        let table = object.table();
+        if !tables.iter().any(|t| t.name == table.name) {
+            tables.push(table);
+        }
+    }
+    tables
+}
+
+/// Groups pending objects into INSERT batches: by table level, then, within a group of tables
+/// (a self-referential table), by how many new parents of the group an object has above it.
+/// Objects keep the order they were added in within a batch, so a table's rows are inserted in
+/// that order.
 fn insert_levels(
     pending: &[Arc<dyn ErasedObject>],
 ) -> Result<Vec<Vec<Arc<dyn ErasedObject>>>, OrmError> {
-    let ids: Vec<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
-    let mut level: HashMap<ObjectId, usize> = HashMap::new();
-    fn level_of(
+    let ids: HashSet<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
+    let mut links = Vec::new();
+    for object in pending {
+        for (_, parent) in obj::parent_links(object.as_ref()) {
+            if ids.contains(&parent.object_id()) {
+                links.push((object.table().name, parent.table().name));
+            }
+        }
+    }
+    let order = TableOrder::new(&tables_of(pending.iter()), &links);
+
+    /// The object's rank among the new objects of its table group: 0 without a new parent in
+    /// the group, else one more than its highest such parent.
+    fn rank(
         object: &Arc<dyn ErasedObject>,
-        ids: &[ObjectId],
-        level: &mut HashMap<ObjectId, usize>,
+        ids: &HashSet<ObjectId>,
+        order: &TableOrder,
+        ranks: &mut HashMap<ObjectId, usize>,
         visiting: &mut Vec<ObjectId>,
     ) -> Result<usize, OrmError> {
         let id = object.object_id();
-        if let Some(l) = level.get(&id) {
-            return Ok(*l);
+        if let Some(r) = ranks.get(&id) {
+            return Ok(*r);
         }
         if visiting.contains(&id) {
             return Err(OrmError::usage(format!(
@@ -309,27 +454,26 @@ fn insert_levels(
             )));
         }
         visiting.push(id);
+        let (group, _) = order.of(object.table().name);
         let mut mine = 0;
         for (_, parent) in obj::parent_links(object.as_ref()) {
-            if ids.contains(&parent.object_id()) {
-                mine = mine.max(level_of(&parent, ids, level, visiting)? + 1);
+            if ids.contains(&parent.object_id()) && order.of(parent.table().name).0 == group {
+                mine = mine.max(rank(&parent, ids, order, ranks, visiting)? + 1);
             }
         }
         visiting.pop();
-        level.insert(id, mine);
+        ranks.insert(id, mine);
         Ok(mine)
     }
-    let mut levels: Vec<Vec<Arc<dyn ErasedObject>>> = Vec::new();
+
+    let mut ranks = HashMap::new();
+    let mut batches: BTreeMap<(usize, usize), Vec<Arc<dyn ErasedObject>>> = BTreeMap::new();
     for object in pending {
-        let l = level_of(object, &ids, &mut level, &mut Vec::new())?;
-        while levels.len() <= l {
-            levels.push(Vec::new());
-        }
-        if let Some(group) = levels.get_mut(l) {
-            group.push(object.clone());
-        }
+        let r = rank(object, &ids, &order, &mut ranks, &mut Vec::new())?;
+        let (_, level) = order.of(object.table().name);
+        batches.entry((level, r)).or_default().push(object.clone());
     }
-    Ok(levels)
+    Ok(batches.into_values().collect())
 }
 
 /// `INSERT INTO t (cols) VALUES ($1, ...) RETURNING t.generated` — columns the server generates
@@ -492,35 +636,94 @@ fn association_statement(
     })
 }
 
-/// Deleted objects ordered so rows that reference others go first.
-fn order_deletes(deleted: &[Arc<dyn ErasedObject>]) -> Vec<Arc<dyn ErasedObject>> {
-    let tables: Vec<&'static Table> = deleted.iter().map(|o| o.table()).collect();
-    fn depth(
-        table: &'static Table,
-        tables: &[&'static Table],
-        seen: &mut Vec<&'static str>,
-    ) -> usize {
-        if seen.contains(&table.name) {
-            return 0;
+/// Deleted objects (with their rows' values) ordered so rows that reference others go first:
+/// tables by level, highest first; within a group of tables (a self-referential table), a row
+/// before the deleted rows it references, by the values of its foreign keys. Otherwise in the
+/// order they were deleted.
+fn order_deletes(
+    deleted: &[(Arc<dyn ErasedObject>, Vec<Value>)],
+) -> Vec<&(Arc<dyn ErasedObject>, Vec<Value>)> {
+    let order = TableOrder::new(&tables_of(deleted.iter().map(|(o, _)| o)), &[]);
+    // The deleted rows by the value of each column some foreign key references.
+    let mut by_value: HashMap<(&str, &str, String), Vec<usize>> = HashMap::new();
+    let referenced: HashSet<(&str, &str)> = deleted
+        .iter()
+        .flat_map(|(o, _)| o.table().columns.iter())
+        .filter_map(|c| c.foreign_key.map(|f| (f.table, f.column)))
+        .collect();
+    for (n, (object, values)) in deleted.iter().enumerate() {
+        let table = object.table();
+        for (column, value) in table.columns.iter().zip(values) {
+            if !value.is_null() && referenced.contains(&(table.name, column.name)) {
+                by_value
+                    .entry((table.name, column.name, format!("{value:?}")))
+                    .or_default()
+                    .push(n);
+            }
         }
-        seen.push(table.name);
-        let d = table
-            .references()
-            .filter_map(|name| tables.iter().find(|t| t.name == name))
-            .map(|t| depth(t, tables, seen) + 1)
-            .max()
-            .unwrap_or(0);
-        seen.pop();
-        d
     }
-    let mut keyed: Vec<(usize, usize, Arc<dyn ErasedObject>)> = deleted
+    // What each deleted row references among the deleted rows of its own group.
+    let references: Vec<Vec<usize>> = deleted
         .iter()
         .enumerate()
-        .map(|(n, o)| (depth(o.table(), &tables, &mut Vec::new()), n, o.clone()))
+        .map(|(n, (object, values))| {
+            let table = object.table();
+            let (group, _) = order.of(table.name);
+            let mut out = Vec::new();
+            for (column, value) in table.columns.iter().zip(values) {
+                let Some(fk) = column.foreign_key else {
+                    continue;
+                };
+                if value.is_null() || order.of(fk.table).0 != group {
+                    continue;
+                }
+                let found = by_value.get(&(fk.table, fk.column, format!("{value:?}")));
+                out.extend(found.into_iter().flatten().filter(|&&m| m != n));
+            }
+            out
+        })
         .collect();
-    // Deepest (most dependent) tables first; the order objects were deleted in otherwise.
-    keyed.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    keyed.into_iter().map(|(_, _, o)| o).collect()
+    /// How deep a row is below the deleted rows it references (a cycle counts as the top).
+    fn depth(
+        n: usize,
+        references: &[Vec<usize>],
+        depths: &mut HashMap<usize, usize>,
+        visiting: &mut Vec<usize>,
+    ) -> usize {
+        if let Some(d) = depths.get(&n) {
+            return *d;
+        }
+        if visiting.contains(&n) {
+            return 0;
+        }
+        visiting.push(n);
+        let mut d = 0;
+        for &m in references.get(n).into_iter().flatten() {
+            d = d.max(depth(m, references, depths, visiting) + 1);
+        }
+        visiting.pop();
+        depths.insert(n, d);
+        d
+    }
+    let mut depths = HashMap::new();
+    let mut keyed: Vec<(usize, usize, usize)> = (0..deleted.len())
+        .map(|n| {
+            let level = deleted
+                .get(n)
+                .map(|(o, _)| order.of(o.table().name).1)
+                .unwrap_or(0);
+            (
+                level,
+                depth(n, &references, &mut depths, &mut Vec::new()),
+                n,
+            )
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    keyed
+        .into_iter()
+        .filter_map(|(_, _, n)| deleted.get(n))
+        .collect()
 }
 
 /// Sends statements as one pipelined batch in the session's transaction.
