@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use crate::error::OrmError;
 use crate::model::Model;
-use crate::relationship::{AssociationKey, ManyToMany, ManyToOne, OneToMany, RelationKey};
+use crate::relationship::{
+    AssociationKey, ChildRelationship, ManyToMany, ManyToOne, OneToMany, RelationKey,
+};
 use crate::schema::Table;
 use crate::value::Value;
 
@@ -45,7 +47,8 @@ pub(crate) struct Links {
     children: HashMap<RelationKey, Vec<ChildRef>>,
     /// Collections fully loaded from the database (so an empty one means "no children").
     loaded: Vec<RelationKey>,
-    /// Collections whose children are deleted with the parent.
+    /// Collections whose children are deleted with the parent, as noted by `push` and `load` of
+    /// a cascading [`OneToMany`] (the model's declarations are consulted too).
     cascade_delete: Vec<RelationKey>,
     /// Many-to-many: the related objects per association direction.
     associated: HashMap<AssociationKey, Vec<ChildRef>>,
@@ -345,6 +348,10 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
     fn lock_links_erased(&self) -> MutexGuard<'_, Links>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// The one-to-many relationships the object's model declares.
+    fn relationships(&self) -> &'static [ChildRelationship];
+    /// The many-to-many relationships the object's model declares.
+    fn associations(&self) -> &'static [AssociationKey];
 }
 
 impl<M: Model> ErasedObject for ObjCell<M> {
@@ -377,6 +384,19 @@ impl<M: Model> ErasedObject for ObjCell<M> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
+
+    fn relationships(&self) -> &'static [ChildRelationship] {
+        M::RELATIONSHIPS
+    }
+
+    fn associations(&self) -> &'static [AssociationKey] {
+        M::ASSOCIATIONS
+    }
+}
+
+/// A new object of model `M` as an erased object (for [`ChildRelationship`]).
+pub(crate) fn new_erased<M: Model>(values: Vec<Value>) -> Result<Arc<dyn ErasedObject>, OrmError> {
+    Ok(Obj::new(M::from_values(values)?).erased())
 }
 
 /// The parents an object's many-to-one links point to, with the foreign key column each fills.
@@ -414,9 +434,20 @@ pub(crate) fn children_with_keys(
         .collect()
 }
 
-/// Whether deleting the parent deletes the children of this collection.
+/// Whether deleting the parent deletes the children of this collection: the model declares the
+/// relationship with `cascade_delete` (whichever side the children were attached from), or a
+/// cascading [`OneToMany`] was used to push or load them.
 pub(crate) fn cascades_delete(object: &dyn ErasedObject, key: RelationKey) -> bool {
-    object.lock_links_erased().cascade_delete.contains(&key)
+    object
+        .relationships()
+        .iter()
+        .any(|r| r.key() == key && r.cascades_delete())
+        || object.lock_links_erased().cascade_delete.contains(&key)
+}
+
+/// Whether a one-to-many collection was loaded from the database.
+pub(crate) fn is_collection_loaded(object: &dyn ErasedObject, key: RelationKey) -> bool {
+    object.lock_links_erased().loaded.contains(&key)
 }
 
 /// Drops a child's many-to-one link (its parent is being deleted).
@@ -432,6 +463,34 @@ pub(crate) fn associated_links(object: &dyn ErasedObject) -> Vec<Arc<dyn ErasedO
         .values()
         .flat_map(|list| list.iter().filter_map(ChildRef::upgrade))
         .collect()
+}
+
+/// The value of the column a child's foreign key `key` references, in `parent_values` (a row of
+/// the parent's table).
+pub(crate) fn referenced_value(
+    child_table: &'static Table,
+    key: RelationKey,
+    parent_table: &'static Table,
+    parent_values: &[Value],
+) -> Option<Value> {
+    let column = child_table.columns.get(key.column)?;
+    let target = column.foreign_key.map(|f| f.column).unwrap_or("id");
+    parent_values
+        .get(parent_table.column_index(target)?)
+        .cloned()
+}
+
+/// The many-to-many relationships of an object: those its model declares, and those it was
+/// linked or loaded through (the backrefs other models declare).
+pub(crate) fn association_keys(object: &dyn ErasedObject) -> Vec<AssociationKey> {
+    let mut keys = object.associations().to_vec();
+    let links = object.lock_links_erased();
+    for key in links.associated.keys() {
+        if !keys.contains(key) {
+            keys.push(*key);
+        }
+    }
+    keys
 }
 
 /// The association rows `object` has to insert or delete at the next flush.

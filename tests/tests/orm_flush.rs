@@ -522,6 +522,40 @@ async fn a_self_referential_tree_is_deleted_children_first() {
     );
 }
 
+// Catches: the delete cascade stopping at the first level of a tree that is not loaded (each
+// level's children are only found by loading them, round after round).
+#[tokio::test]
+async fn an_unloaded_self_referential_tree_is_deleted_whole() {
+    let engine = engine().await;
+    let db = other(&engine).await;
+    let mut session = engine.session();
+    let root = node("root");
+    let mut parent = root.clone();
+    for depth in 0..4 {
+        let next = node(&format!("n{depth}"));
+        next.set(Node::PARENT, &parent);
+        next.push(Node::CHILDREN, &node(&format!("leaf{depth}")));
+        parent = next;
+    }
+    let other_root = node("other");
+    other_root.push(Node::CHILDREN, &node("other-child"));
+    session.add(&root);
+    session.add(&other_root);
+    session.commit().await.unwrap();
+
+    let mut fresh = engine.session();
+    let loaded = fresh
+        .one(&select::<Node>().filter(Node::NAME.eq("root")))
+        .await
+        .unwrap();
+    fresh.delete(&loaded);
+    fresh.commit().await.unwrap();
+    assert_eq!(
+        committed_strings(&db, "SELECT name FROM nodes ORDER BY name").await,
+        ["other", "other-child"]
+    );
+}
+
 // Catches: a large flush losing objects, giving two objects one id, or mixing up which parent's
 // id goes into which child (1,100 INSERTs in two pipelined levels).
 #[tokio::test]

@@ -410,7 +410,6 @@ async fn deleting_a_parent_with_the_delete_cascade_deletes_its_loaded_children()
 // Catches: the delete cascade depending on which side the children were attached from
 // (`comment.set(Comment::ARTICLE, &a)` instead of `a.push(Article::COMMENTS, &comment)`).
 #[tokio::test]
-#[ignore = "BUG: the delete cascade is only known once the collection was pushed to or loaded (Obj::note_cascade in obj.rs); children attached with set() from the child side get their foreign key set to NULL instead of being deleted"]
 async fn the_delete_cascade_applies_to_children_attached_from_either_side() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -421,6 +420,7 @@ async fn the_delete_cascade_applies_to_children_attached_from_either_side() {
     session.add(&c);
     session.commit().await.unwrap();
     session.delete(&a);
+    assert_eq!(session.state(&c), ObjectState::Deleted);
     session.commit().await.unwrap();
     assert_eq!(
         committed_i32(&db, "SELECT count(*)::int4 FROM comments").await,
@@ -433,7 +433,6 @@ async fn the_delete_cascade_applies_to_children_attached_from_either_side() {
 // violation (SQLAlchemy loads the collection at flush to set the children's foreign key to
 // NULL).
 #[tokio::test]
-#[ignore = "MISSING: deleting a parent only handles children already loaded in memory (Session::delete is synchronous); with unloaded children the flush fails with articles_author_id_fkey instead of setting their author_id to NULL"]
 async fn deleting_a_parent_with_unloaded_children_sets_their_foreign_key_to_null() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -444,18 +443,21 @@ async fn deleting_a_parent_with_unloaded_children_sets_their_foreign_key_to_null
     session.commit().await.unwrap();
     let mut fresh = engine.session();
     let loaded = fresh.one(&select::<Author>()).await.unwrap();
+    // In the session, but not through the relationship: it must follow too.
+    let in_session = fresh.one(&select::<Article>()).await.unwrap();
     fresh.delete(&loaded);
     fresh.commit().await.unwrap();
     assert_eq!(
         committed_i32(&db, "SELECT author_id FROM articles").await,
         [None]
     );
+    assert_eq!(in_session.read().author_id, None);
+    assert_eq!(fresh.state(&in_session), ObjectState::Persistent);
 }
 
 // Catches: the delete cascade skipping children that were not loaded (SQLAlchemy loads them to
 // delete them), which fails with a foreign key violation.
 #[tokio::test]
-#[ignore = "MISSING: the delete cascade only reaches children already loaded in memory; with unloaded comments, deleting their article fails with comments_article_id_fkey"]
 async fn the_delete_cascade_reaches_unloaded_children() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -466,12 +468,16 @@ async fn the_delete_cascade_reaches_unloaded_children() {
     session.commit().await.unwrap();
     let mut fresh = engine.session();
     let loaded = fresh.one(&select::<Article>()).await.unwrap();
+    let in_session = fresh.one(&select::<Comment>()).await.unwrap();
     fresh.delete(&loaded);
+    fresh.flush().await.unwrap();
+    assert_eq!(fresh.state(&in_session), ObjectState::Deleted);
     fresh.commit().await.unwrap();
     assert_eq!(
         committed_i32(&db, "SELECT count(*)::int4 FROM comments").await,
         [Some(0)]
     );
+    assert_eq!(fresh.state(&in_session), ObjectState::Detached);
 }
 
 // Catches: a `belongs_to` (many-to-one declared on the child, without a backref) not filling its

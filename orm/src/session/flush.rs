@@ -1,5 +1,12 @@
 //! The unit of work: what a flush sends, in which order, and in how many round trips.
 //!
+//! First, for deleted objects, the children of their one-to-many relationships that are not
+//! loaded are loaded (one query per relationship and round), then deleted with the delete
+//! cascade (round after round, down the relationships) or given a NULL foreign key, as
+//! SQLAlchemy does.
+//!
+//! Then it sends:
+//!
 //! 1. INSERTs of pending objects, by *level*. Tables are ordered by their foreign keys (a table
 //!    after the tables it references; tables referencing each other in a cycle form one group),
 //!    and only within a group, such as a self-referential table, are objects ordered among
@@ -9,11 +16,13 @@
 //!    `RETURNING` for the columns the server generates.
 //! 2. UPDATEs of persistent objects whose columns differ from their snapshot: only the changed
 //!    columns, plus the `onupdate` ones; one batch.
-//! 3. DELETEs in the reverse order: tables that reference others first, and within a group, rows
+//! 3. Association rows of many-to-many relationships (a deleted object's all go).
+//! 4. DELETEs in the reverse order: tables that reference others first, and within a group, rows
 //!    that reference other deleted rows first (children before parents); one batch.
 //!
 //! Nothing is written into the objects until every statement succeeded, so a failed flush leaves
-//! them as they were.
+//! them as they were (the deleted parents' children excepted: they are updated in memory when
+//! found, as [`Session::delete`] does for loaded children).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -23,7 +32,9 @@ use pg_wire::BatchResult;
 
 use super::{ObjectState, Session, identity_key, pk_condition};
 use crate::error::OrmError;
+use crate::expr::{Condition, Expr};
 use crate::obj::{self, ErasedObject, ObjectId};
+use crate::relationship::{AssociationKey, ChildRelationship};
 use crate::schema::Table;
 use crate::sql::{SqlBuilder, as_params};
 use crate::value::Value;
@@ -42,6 +53,7 @@ struct Statement {
 type Staged = HashMap<ObjectId, Vec<Value>>;
 
 pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
+    resolve_deleted_children(session).await?;
     let ordered = session.store.ordered();
     let mut pending = Vec::new();
     let mut persistent = Vec::new();
@@ -178,6 +190,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     //    sides have their keys.
     let mut associations = Vec::new();
     let mut with_associations = Vec::new();
+    let deleted_ids: HashSet<ObjectId> = deleted.iter().map(|o| o.object_id()).collect();
     for object in pending.iter().chain(&persistent).chain(&deleted) {
         let operations = obj::pending_associations(object.as_ref());
         if operations.is_empty() {
@@ -185,11 +198,36 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         }
         with_associations.push(object.clone());
         for (key, other, add) in operations {
+            // A relation to an object deleted in this flush goes with it (see the purges).
+            if add && deleted_ids.contains(&other.object_id()) {
+                continue;
+            }
             if let Some(statement) =
                 association_statement(key, object.as_ref(), other.as_ref(), add, &staged)
             {
                 associations.push((add, statement));
             }
+        }
+    }
+    // The association rows of deleted objects, loaded or not: one DELETE per association.
+    let mut purges: Vec<(AssociationKey, Vec<Value>)> = Vec::new();
+    for object in &deleted {
+        let Some(record) = session.store.records.get(&object.object_id()) else {
+            continue;
+        };
+        for key in obj::association_keys(object.as_ref()) {
+            let Some(value) = association_value(key, object.table(), &record.snapshot) else {
+                continue;
+            };
+            match purges.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, values)) => values.push(value),
+                None => purges.push((key, vec![value])),
+            }
+        }
+    }
+    for (key, values) in purges {
+        if let Some(statement) = association_purge(key, values) {
+            associations.push((false, statement));
         }
     }
     // Deletions first, so a relation removed and added again ends up present.
@@ -253,6 +291,138 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         }
     }
     Ok(())
+}
+
+/// Loads the children of deleted objects' relationships that are not loaded, then deletes them
+/// or clears their foreign key (see [`Session::delete`]); repeated while the delete cascade finds
+/// more deleted objects with unloaded relationships.
+async fn resolve_deleted_children(session: &mut Session) -> Result<(), OrmError> {
+    loop {
+        let any_deleted = session
+            .store
+            .records
+            .values()
+            .any(|r| r.state == ObjectState::Deleted && !r.snapshot.is_empty());
+        if !any_deleted {
+            return Ok(());
+        }
+        // The relationships to load, each with the deleted parents it is not loaded for.
+        let mut work: Vec<(ChildRelationship, Vec<Arc<dyn ErasedObject>>)> = Vec::new();
+        for (id, object) in session.store.ordered() {
+            let unflushed_delete = session
+                .store
+                .records
+                .get(&id)
+                .is_some_and(|r| r.state == ObjectState::Deleted && !r.snapshot.is_empty());
+            if !unflushed_delete {
+                continue;
+            }
+            for relationship in object.relationships() {
+                if obj::is_collection_loaded(object.as_ref(), relationship.key()) {
+                    continue;
+                }
+                match work.iter_mut().find(|(r, parents)| {
+                    r.key() == relationship.key()
+                        && parents
+                            .first()
+                            .is_some_and(|p| p.table().name == object.table().name)
+                }) {
+                    Some((_, parents)) => parents.push(object.clone()),
+                    None => work.push((*relationship, vec![object.clone()])),
+                }
+            }
+        }
+        if work.is_empty() {
+            return Ok(());
+        }
+        for (relationship, parents) in work {
+            let children = load_children(session, &relationship, &parents).await?;
+            let key = relationship.key();
+            for (parent, children) in parents.iter().zip(children) {
+                obj::set_loaded_children(parent, key, &children);
+                for child in children {
+                    session.orphan(parent.as_ref(), key, child);
+                }
+            }
+        }
+    }
+}
+
+/// The children of `parents` (deleted, so their snapshot holds their row's key) through
+/// `relationship`, from the database through the identity map, grouped by parent. Children
+/// already deleted, or moved to another parent in memory, are left out.
+async fn load_children(
+    session: &mut Session,
+    relationship: &ChildRelationship,
+    parents: &[Arc<dyn ErasedObject>],
+) -> Result<Vec<Vec<Arc<dyn ErasedObject>>>, OrmError> {
+    let key = relationship.key();
+    let table = relationship.child();
+    let Some(column) = table.columns.get(key.column) else {
+        return Err(OrmError::usage(format!(
+            "the relationship {} names a column {} that {} does not have",
+            relationship.name(),
+            key.column,
+            table.name
+        )));
+    };
+    let keys: Vec<Value> = parents
+        .iter()
+        .map(|parent| {
+            session
+                .store
+                .records
+                .get(&parent.object_id())
+                .and_then(|r| obj::referenced_value(table, key, parent.table(), &r.snapshot))
+                .unwrap_or(Value::Null)
+        })
+        .collect();
+    let mut grouped = vec![Vec::new(); parents.len()];
+    let wanted: Vec<Expr> = keys
+        .iter()
+        .filter(|k| !k.is_null())
+        .cloned()
+        .map(Expr::Value)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(grouped);
+    }
+    let condition = Condition(Expr::In {
+        expr: Box::new(Expr::Column {
+            table: table.name,
+            column: column.name,
+        }),
+        values: wanted,
+    });
+    let mut out = SqlBuilder::new();
+    out.push("SELECT ");
+    for (i, c) in table.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(", ");
+        }
+        out.push_column(table.name, c.name);
+    }
+    out.push(" \nFROM ")
+        .push_ident(table.name)
+        .push(" \nWHERE ");
+    condition.expr().write(&mut out);
+    let (sql, params) = out.finish();
+    let rows = session.run(&sql, &params).await?;
+    for row in &rows {
+        let child = session.store.child_from_row(relationship, row)?;
+        if session.store.state_of(child.object_id()) != Some(ObjectState::Persistent) {
+            continue;
+        }
+        let Some(value) = child.values().get(key.column).cloned() else {
+            continue;
+        };
+        for (k, group) in keys.iter().zip(grouped.iter_mut()) {
+            if !k.is_null() && k.same_as(&value) {
+                group.push(child.clone());
+            }
+        }
+    }
+    Ok(grouped)
 }
 
 /// Whether two rows of values are the same for change detection (see [`Value::same_as`]).
@@ -632,6 +802,46 @@ fn association_statement(
         sql,
         params,
         object: object.object_id(),
+        returning: Vec::new(),
+    })
+}
+
+/// The value the association's column pointing to `table` takes for a row of it.
+fn association_value(
+    key: AssociationKey,
+    table: &'static Table,
+    values: &[Value],
+) -> Option<Value> {
+    let column = key.through.columns.get(key.local)?;
+    let target = column.foreign_key.map(|f| f.column).unwrap_or("id");
+    values
+        .get(table.column_index(target)?)
+        .cloned()
+        .filter(|v| !v.is_null())
+}
+
+/// `DELETE FROM through WHERE through.local IN ($1, ...)`: every association row of some
+/// deleted objects.
+fn association_purge(key: AssociationKey, values: Vec<Value>) -> Option<Statement> {
+    let through = key.through;
+    let local = through.columns.get(key.local)?;
+    let mut out = SqlBuilder::new();
+    out.push("DELETE FROM ")
+        .push_ident(through.name)
+        .push(" WHERE ");
+    Expr::In {
+        expr: Box::new(Expr::Column {
+            table: through.name,
+            column: local.name,
+        }),
+        values: values.into_iter().map(Expr::Value).collect(),
+    }
+    .write(&mut out);
+    let (sql, params) = out.finish();
+    Some(Statement {
+        sql,
+        params,
+        object: 0,
         returning: Vec::new(),
     })
 }

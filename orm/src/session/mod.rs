@@ -40,7 +40,7 @@ use crate::expr::Assignment;
 use crate::model::Model;
 use crate::obj::{self, ErasedObject, Obj, ObjectId};
 use crate::query::{ColumnTuple, Select, SelectColumns};
-use crate::relationship::{ManyToOne, OneToMany};
+use crate::relationship::{ChildRelationship, ManyToOne, OneToMany, RelationKey};
 use crate::schema::Table;
 use crate::sql::{SqlBuilder, as_params};
 use crate::value::{ColumnType, Value};
@@ -186,6 +186,24 @@ impl Store {
         }
         let object = Obj::new(M::from_values(values.clone())?);
         self.attach_loaded(object.erased(), values, weak);
+        Ok(object)
+    }
+
+    /// The object for a row of a relationship's children, whose model is known only to the
+    /// relationship: the one in the identity map, or a new persistent one.
+    fn child_from_row(
+        &mut self,
+        relationship: &ChildRelationship,
+        row: &Row,
+    ) -> Result<Arc<dyn ErasedObject>, OrmError> {
+        let table = relationship.child();
+        let values = read_values(table, row)?;
+        let key = identity_key(table, &values);
+        if let Some(object) = self.lookup(&key) {
+            return Ok(object);
+        }
+        let object = relationship.new_object(values.clone())?;
+        self.attach_loaded(object.clone(), values, false);
         Ok(object)
     }
 
@@ -422,8 +440,11 @@ impl Session {
     }
 
     /// Marks a persistent object for deletion at the next flush (a pending one is simply
-    /// forgotten). Its loaded children are deleted too when the relationship cascades deletes;
-    /// otherwise their foreign key is set to NULL, as SQLAlchemy does by default.
+    /// forgotten). Its children through the one-to-many relationships its model declares are
+    /// deleted too when the relationship cascades deletes; otherwise their foreign key is set to
+    /// NULL, as SQLAlchemy does by default. Loaded children are handled here; the flush loads the
+    /// others first (one query per relationship). Its many-to-many association rows are deleted
+    /// with it.
     pub fn delete<M: Model>(&mut self, object: &Obj<M>) {
         self.delete_erased(object.erased());
     }
@@ -439,15 +460,26 @@ impl Session {
                 }
                 obj::unlink_all_associations(&object);
                 for (key, child) in obj::children_with_keys(object.as_ref()) {
-                    if obj::cascades_delete(object.as_ref(), key) {
-                        self.delete_erased(child);
-                    } else if self.store.state_of(child.object_id()).is_some() {
-                        obj::unlink_parent(child.as_ref(), key);
-                        let _ = child.set_value(key.column, Value::Null);
-                    }
+                    self.orphan(object.as_ref(), key, child);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// What deleting `parent` does to one of its children through `key`: deletes it too with
+    /// the delete cascade, and otherwise clears its foreign key (an UPDATE at the flush).
+    fn orphan(
+        &mut self,
+        parent: &dyn ErasedObject,
+        key: RelationKey,
+        child: Arc<dyn ErasedObject>,
+    ) {
+        if obj::cascades_delete(parent, key) {
+            self.delete_erased(child);
+        } else if self.store.state_of(child.object_id()).is_some() {
+            obj::unlink_parent(child.as_ref(), key);
+            let _ = child.set_value(key.column, Value::Null);
         }
     }
 
