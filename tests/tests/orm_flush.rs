@@ -404,7 +404,6 @@ async fn moving_a_child_updates_its_foreign_key() {
 // (SQLAlchemy's save-update cascade applies to `article.author = Author(...)` on a persistent
 // article), which silently keeps the old foreign key.
 #[tokio::test]
-#[ignore = "BUG: a new parent set on a persistent child is not cascaded into the session: the flush skips it (fill_foreign_keys finds no key) and the article keeps its old author_id; cascade happens only in add() (session/mod.rs add_erased)"]
 async fn a_new_parent_linked_after_add_is_inserted() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -433,7 +432,6 @@ async fn a_new_parent_linked_after_add_is_inserted() {
 // link loaded earlier (SQLAlchemy flushes the column change when the relationship itself was not
 // changed).
 #[tokio::test]
-#[ignore = "BUG: setting a foreign key column directly is silently reverted at flush when the parent link is loaded: fill_foreign_keys (session/flush.rs) always copies the linked parent's key over it"]
 async fn a_foreign_key_set_directly_is_flushed() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -459,6 +457,24 @@ async fn a_foreign_key_set_directly_is_flushed() {
     assert_eq!(
         committed_i32(&db, "SELECT author_id FROM articles").await,
         [second.read().id]
+    );
+    // The loaded link no longer describes the row: it is gone from both sides.
+    assert!(loaded.related(Article::AUTHOR).is_none());
+    assert!(parent.children(Author::ARTICLES).is_empty());
+    let now = fresh
+        .load_parent(&loaded, Article::AUTHOR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.read().email, "ahmed@example.com");
+
+    // A link set explicitly still wins over the column.
+    loaded.write().author_id = None;
+    loaded.set(Article::AUTHOR, &parent);
+    fresh.commit().await.unwrap();
+    assert_eq!(
+        committed_i32(&db, "SELECT author_id FROM articles").await,
+        [first.read().id]
     );
 }
 

@@ -166,7 +166,6 @@ async fn add_cascades_to_unsaved_relatives() {
 // Catches: a new child attached to a parent already in the session not being saved (SQLAlchemy:
 // `author.articles.append(Article(...)); session.commit()` inserts the article).
 #[tokio::test]
-#[ignore = "BUG: a new child pushed onto a persistent parent is never inserted: the save-update cascade runs only inside add() (session/mod.rs add_erased), not at flush, so the child is silently dropped"]
 async fn a_child_pushed_onto_a_persistent_parent_is_inserted() {
     let engine = engine().await;
     let db = other(&engine).await;

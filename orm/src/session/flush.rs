@@ -1,9 +1,13 @@
 //! The unit of work: what a flush sends, in which order, and in how many round trips.
 //!
-//! First, for deleted objects, the children of their one-to-many relationships that are not
-//! loaded are loaded (one query per relationship and round), then deleted with the delete
-//! cascade (round after round, down the relationships) or given a NULL foreign key, as
-//! SQLAlchemy does.
+//! First the flush completes the session, as SQLAlchemy's does along relationships:
+//!
+//! - *save-update cascade*: an object linked since the last flush to one the session holds (a
+//!   child pushed onto a persistent parent, a new parent set on a persistent child, a new object
+//!   linked many-to-many) joins the session;
+//! - *deleted parents*: the children of a deleted object's one-to-many relationships that are not
+//!   loaded are loaded (one query per relationship and round), then deleted with the delete
+//!   cascade (round after round, down the relationships) or given a NULL foreign key.
 //!
 //! Then it sends:
 //!
@@ -16,7 +20,7 @@
 //!    `RETURNING` for the columns the server generates.
 //! 2. UPDATEs of persistent objects whose columns differ from their snapshot: only the changed
 //!    columns, plus the `onupdate` ones; one batch.
-//! 3. Association rows of many-to-many relationships (a deleted object's all go).
+//! 3. Association rows of many-to-many relationships.
 //! 4. DELETEs in the reverse order: tables that reference others first, and within a group, rows
 //!    that reference other deleted rows first (children before parents); one batch.
 //!
@@ -33,7 +37,7 @@ use pg_wire::BatchResult;
 use super::{ObjectState, Session, identity_key, pk_condition};
 use crate::error::OrmError;
 use crate::expr::{Condition, Expr};
-use crate::obj::{self, ErasedObject, ObjectId};
+use crate::obj::{self, ErasedObject, ObjectId, RowState};
 use crate::relationship::{AssociationKey, ChildRelationship};
 use crate::schema::Table;
 use crate::sql::{SqlBuilder, as_params};
@@ -54,6 +58,7 @@ type Staged = HashMap<ObjectId, Vec<Value>>;
 
 pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     resolve_deleted_children(session).await?;
+    cascade_saves(session);
     let ordered = session.store.ordered();
     let mut pending = Vec::new();
     let mut persistent = Vec::new();
@@ -81,20 +86,23 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     }
 
     // Dirty objects, before anything is sent: a flush with nothing to do sends nothing.
-    let pending_ids: Vec<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
-    let dirty_before: Vec<&Arc<dyn ErasedObject>> = persistent
+    let pending_ids: HashSet<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
+    let none = HashSet::new();
+    let dirty_before = persistent.iter().any(|o| {
+        let mut values = o.values();
+        fill_foreign_keys(o.as_ref(), &mut values, &staged, &pending_ids, &pending_ids);
+        session
+            .store
+            .records
+            .get(&o.object_id())
+            .is_some_and(|r| !same_values(&r.snapshot, &values))
+    });
+    let associations_pending = pending
         .iter()
-        .filter(|o| {
-            let mut values = o.values();
-            fill_foreign_keys(o.as_ref(), &mut values, &staged, &pending_ids);
-            session
-                .store
-                .records
-                .get(&o.object_id())
-                .is_some_and(|r| !same_values(&r.snapshot, &values))
-        })
-        .collect();
-    if pending.is_empty() && dirty_before.is_empty() && deleted.is_empty() {
+        .chain(&persistent)
+        .chain(&deleted)
+        .any(|o| !obj::pending_associations(o.as_ref()).is_empty());
+    if pending.is_empty() && !dirty_before && deleted.is_empty() && !associations_pending {
         return Ok(());
     }
 
@@ -105,7 +113,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         for object in &level {
             let id = object.object_id();
             let mut values = staged.get(&id).cloned().unwrap_or_else(|| object.values());
-            fill_foreign_keys(object.as_ref(), &mut values, &staged, &[]);
+            fill_foreign_keys(object.as_ref(), &mut values, &staged, &pending_ids, &none);
             let table = object.table();
             for (i, column) in table.columns.iter().enumerate() {
                 if let (Some(default), Some(value)) = (column.default, values.get_mut(i))
@@ -141,7 +149,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
             continue;
         };
         let mut values = staged.get(&id).cloned().unwrap_or_else(|| object.values());
-        fill_foreign_keys(object.as_ref(), &mut values, &staged, &[]);
+        fill_foreign_keys(object.as_ref(), &mut values, &staged, &pending_ids, &none);
         let table = object.table();
         let mut changed: Vec<usize> = (0..values.len())
             .filter(|&i| match (values.get(i), record.snapshot.get(i)) {
@@ -268,13 +276,32 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
             }
         }
         obj::settle(object.as_ref());
+        obj::clear_link_changes(object.as_ref());
+        if pending_ids.contains(&id) {
+            object.set_row_state(RowState::Stored(None));
+        }
         let key = identity_key(object.table(), &values);
         if let Some(record) = session.store.records.get_mut(&id) {
             record.state = ObjectState::Persistent;
             record.snapshot = values;
             if record.key.as_ref() != Some(&key) {
-                record.key = Some(key.clone());
+                // A changed primary key: the row is known by its new key only.
+                if let Some(old) = record.key.replace(key.clone())
+                    && session.store.identity.get(&old) == Some(&id)
+                {
+                    session.store.identity.remove(&old);
+                }
                 session.store.identity.insert(key, id);
+            }
+        }
+    }
+    // Links the flush did not decide (a foreign key set directly over a loaded link) no longer
+    // describe the rows: drop them.
+    let written: HashSet<ObjectId> = updates.iter().map(|u| u.object).collect();
+    for object in pending.iter().chain(&persistent) {
+        if written.contains(&object.object_id()) {
+            for (key, _) in obj::stale_links(object.as_ref()) {
+                obj::unlink(object.as_ref(), key);
             }
         }
     }
@@ -283,6 +310,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     }
     for object in &deleted {
         let id = object.object_id();
+        object.set_row_state(RowState::Deleted);
         if let Some(record) = session.store.records.get_mut(&id) {
             record.snapshot.clear();
             if let Some(key) = record.key.take() {
@@ -291,6 +319,34 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         }
     }
     Ok(())
+}
+
+/// The save-update cascade at flush time: objects linked since the last flush to objects the
+/// session holds (parents set, children attached, many-to-many relations added) join the session,
+/// with everything linked to them (see [`Session::add`]).
+fn cascade_saves(session: &mut Session) {
+    let mut found = Vec::new();
+    for (id, object) in session.store.ordered() {
+        if !matches!(
+            session.store.state_of(id),
+            Some(ObjectState::Pending | ObjectState::Persistent)
+        ) {
+            continue;
+        }
+        found.extend(obj::changed_parent_links(object.as_ref()));
+        found.extend(obj::unsaved_children(object.as_ref()));
+        found.extend(
+            obj::pending_associations(object.as_ref())
+                .into_iter()
+                .filter(|(_, _, add)| *add)
+                .map(|(_, other, _)| other),
+        );
+    }
+    for object in found {
+        if !session.store.records.contains_key(&object.object_id()) {
+            session.add_erased(object);
+        }
+    }
 }
 
 /// Loads the children of deleted objects' relationships that are not loaded, then deletes them
@@ -430,17 +486,26 @@ fn same_values(a: &[Value], b: &[Value]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
 }
 
-/// Sets the foreign key columns from the object's many-to-one links, using the parents' staged
-/// values (generated keys included). Parents listed in `skip` (not inserted yet) are left alone.
+/// Sets the foreign key columns the object's many-to-one links decide, from the parents' staged
+/// values (generated keys included): every link of a new object; for a persistent object, the
+/// links set since the last flush and those to a parent this flush inserts (`new`). A link loaded
+/// from the database does not undo a foreign key column set directly. Parents in `unsent` (not
+/// inserted yet) are left alone.
 fn fill_foreign_keys(
     object: &dyn ErasedObject,
     values: &mut [Value],
     staged: &Staged,
-    skip: &[ObjectId],
+    new: &HashSet<ObjectId>,
+    unsent: &HashSet<ObjectId>,
 ) {
     let table = object.table();
+    let is_new = new.contains(&object.object_id());
     for (key, parent) in obj::parent_links(object) {
-        if key.child_table != table.name || skip.contains(&parent.object_id()) {
+        let parent_id = parent.object_id();
+        if key.child_table != table.name || unsent.contains(&parent_id) {
+            continue;
+        }
+        if !is_new && !new.contains(&parent_id) && !obj::is_link_changed(object, key) {
             continue;
         }
         let Some(column) = table.columns.get(key.column) else {
