@@ -102,8 +102,8 @@ impl<P: Model, C: Model> OneToMany<P, C> {
     }
 
     /// The same relationship, deleting the children with the parent (SQLAlchemy's
-    /// `cascade="all, delete-orphan"`); without it, deleting a parent sets its loaded children's
-    /// foreign key to NULL.
+    /// `cascade="all, delete-orphan"`); without it, deleting a parent sets its children's foreign
+    /// key to NULL (see [`Session::delete`](crate::Session::delete)).
     pub const fn cascade_delete(mut self) -> OneToMany<P, C> {
         self.cascade_delete = true;
         self

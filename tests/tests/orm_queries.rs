@@ -21,8 +21,8 @@ use orm_common::*;
 /// | 3 | rust-orm | 25 | Lorem ipsum | ahmed |
 /// | 4 | orphan | 0 | 100% pure | NULL |
 ///
-/// and a third author, omar, without articles. (The ids are not in this order: the orphan has no
-/// new parent, so it is inserted in the flush's first level; see orm_flush.rs.)
+/// and a third author, omar, without articles. The articles' ids follow this order (a table's rows
+/// are inserted in the order they were added; see orm_flush.rs).
 struct Data {
     ezz: Obj<Author>,
     ahmed: Obj<Author>,

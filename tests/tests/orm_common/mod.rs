@@ -5,7 +5,7 @@
 //!
 //! - `Author` (`authors`): the tutorial's author, `email` unique; `Author::ARTICLES` is a
 //!   one-to-many to `Article` with the backref `Article::AUTHOR` (no delete cascade: deleting an
-//!   author sets its loaded articles' `author_id` to NULL).
+//!   author sets its articles' `author_id` to NULL, loading them if need be).
 //! - `Article` (`articles`): the tutorial's article plus `views` and a server-defaulted `status`;
 //!   `Article::COMMENTS` is a one-to-many to `Comment` with the backref `Comment::ARTICLE` and
 //!   `cascade_delete` (SQLAlchemy's `cascade="all, delete-orphan"`).
