@@ -20,6 +20,9 @@ pub enum OrmError {
     Value(String),
     /// The ORM was used in a way it does not support; the text says how.
     Usage(String),
+    /// The server rolled the transaction back instead of committing it (it had been aborted by
+    /// an earlier error, so PostgreSQL answered `COMMIT` with `ROLLBACK`).
+    RolledBack(String),
 }
 
 impl OrmError {
@@ -56,6 +59,7 @@ impl fmt::Display for OrmError {
             OrmError::MultipleRows(what) => write!(f, "more than one row found: {what}"),
             OrmError::StaleData(what) => write!(f, "stale data: {what}"),
             OrmError::Value(message) | OrmError::Usage(message) => f.write_str(message),
+            OrmError::RolledBack(what) => write!(f, "transaction rolled back: {what}"),
         }
     }
 }

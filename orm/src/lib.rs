@@ -68,7 +68,9 @@ pub use obj::Obj;
 /// `#[derive(Model)]`: see [`orm_derive::Model`](macro@orm_derive::Model) for the attributes.
 pub use orm_derive::Model;
 pub use query::{ColumnTuple, Select, SelectColumns, select, select_columns};
-pub use relationship::{AssociationKey, ManyToMany, ManyToOne, OneToMany, RelationKey};
+pub use relationship::{
+    AssociationKey, ChildRelationship, ManyToMany, ManyToOne, OneToMany, RelationKey,
+};
 pub use schema::{ClientDefault, ColumnDef, DefaultKind, ForeignKey, SqlType, Table};
 pub use session::{ObjectState, ObjectStream, Session};
 pub use value::{ColumnType, Value, now, utc_now};

@@ -2,6 +2,7 @@
 //! column values.
 
 use crate::error::OrmError;
+use crate::relationship::{AssociationKey, ChildRelationship};
 use crate::schema::Table;
 use crate::value::Value;
 
@@ -11,6 +12,15 @@ use crate::value::Value;
 pub trait Model: Send + Sync + 'static {
     /// The table description.
     const TABLE: &'static Table;
+
+    /// The one-to-many relationships the model declares (`#[orm(relationship(...))]`): deleting
+    /// an object deletes the children of those with `cascade_delete`, and sets the foreign key of
+    /// the others' children to NULL, loading them first where they are not loaded.
+    const RELATIONSHIPS: &'static [ChildRelationship] = &[];
+
+    /// The many-to-many relationships the model declares (`#[orm(many_to_many(...))]`, from this
+    /// side): deleting an object deletes its association rows, loaded or not.
+    const ASSOCIATIONS: &'static [AssociationKey] = &[];
 
     /// The fields as column values, in column order.
     fn values(&self) -> Vec<Value>;

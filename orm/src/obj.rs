@@ -8,7 +8,13 @@
 //! An object also carries its relationship links: the parent a many-to-one relationship points to
 //! (`article.set(Article::AUTHOR, &ezz)`), and the children of one-to-many relationships that are
 //! loaded or were attached. The two sides of one foreign key stay consistent in memory: setting the
-//! parent of a child also lists the child in the parent's collection.
+//! parent of a child also lists the child in the parent's collection. A link set by the caller is
+//! marked changed until the next flush: only then does the parent's key overwrite the foreign key
+//! column (a link loaded from the database does not undo a foreign key set directly).
+//!
+//! Finally an object remembers whether it has a row, and, while no session holds it, the values a
+//! session last knew that row to have: so adding a detached object again flushes the changes made
+//! to it in between, as SQLAlchemy does.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -18,7 +24,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use crate::error::OrmError;
 use crate::model::Model;
-use crate::relationship::{AssociationKey, ManyToMany, ManyToOne, OneToMany, RelationKey};
+use crate::relationship::{
+    AssociationKey, ChildRelationship, ManyToMany, ManyToOne, OneToMany, RelationKey,
+};
 use crate::schema::Table;
 use crate::value::Value;
 
@@ -34,6 +42,20 @@ pub(crate) struct ObjCell<M> {
     id: ObjectId,
     data: RwLock<M>,
     links: Mutex<Links>,
+    row: Mutex<RowState>,
+}
+
+/// What is known of an object's row apart from a session's bookkeeping.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum RowState {
+    /// No row: never flushed or loaded, or its INSERT was rolled back (transient).
+    #[default]
+    New,
+    /// The object has a row: `None` while a session holds the object (the session keeps the
+    /// row's values), else the values the last session knew the row to have.
+    Stored(Option<Vec<Value>>),
+    /// Its row was deleted.
+    Deleted,
 }
 
 /// The relationship links of one object.
@@ -45,8 +67,11 @@ pub(crate) struct Links {
     children: HashMap<RelationKey, Vec<ChildRef>>,
     /// Collections fully loaded from the database (so an empty one means "no children").
     loaded: Vec<RelationKey>,
-    /// Collections whose children are deleted with the parent.
+    /// Collections whose children are deleted with the parent, as noted by `push` and `load` of
+    /// a cascading [`OneToMany`] (the model's declarations are consulted too).
     cascade_delete: Vec<RelationKey>,
+    /// Many-to-one links set or cleared by the caller since the last flush.
+    changed: Vec<RelationKey>,
     /// Many-to-many: the related objects per association direction.
     associated: HashMap<AssociationKey, Vec<ChildRef>>,
     /// Association rows to insert (`true`) or delete (`false`) at the next flush, from this side.
@@ -86,6 +111,7 @@ impl<M: Model> Obj<M> {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             data: RwLock::new(model),
             links: Mutex::new(Links::default()),
+            row: Mutex::new(RowState::New),
         }))
     }
 
@@ -124,7 +150,11 @@ impl<M: Model> Obj<M> {
     /// the same foreign key lists this object too.
     pub fn set<P: Model>(&self, relation: ManyToOne<M, P>, parent: &Obj<P>) {
         let key = relation.key();
-        let previous = self.0.lock_links().parents.insert(key, parent.erased());
+        let previous = {
+            let mut links = self.0.lock_links();
+            links.mark_changed(key);
+            links.parents.insert(key, parent.erased())
+        };
         if let Some(previous) = previous {
             previous.lock_links_erased().remove_child(key, self.0.id);
         }
@@ -137,7 +167,12 @@ impl<M: Model> Obj<M> {
     /// Clears the parent of a many-to-one relationship; the foreign key is set to NULL at flush.
     pub fn unset<P: Model>(&self, relation: ManyToOne<M, P>) {
         let key = relation.key();
-        if let Some(previous) = self.0.lock_links().parents.remove(&key) {
+        let previous = {
+            let mut links = self.0.lock_links();
+            links.mark_changed(key);
+            links.parents.remove(&key)
+        };
+        if let Some(previous) = previous {
             previous.lock_links_erased().remove_child(key, self.0.id);
         }
         if let Ok(mut data) = self.0.data.write() {
@@ -262,6 +297,12 @@ impl<M> ObjCell<M> {
 }
 
 impl Links {
+    fn mark_changed(&mut self, key: RelationKey) {
+        if !self.changed.contains(&key) {
+            self.changed.push(key);
+        }
+    }
+
     fn add_child(&mut self, key: RelationKey, child: ChildRef) {
         let Some(id) = child.upgrade().map(|c| c.object_id()) else {
             return;
@@ -345,6 +386,12 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
     fn lock_links_erased(&self) -> MutexGuard<'_, Links>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// The one-to-many relationships the object's model declares.
+    fn relationships(&self) -> &'static [ChildRelationship];
+    /// The many-to-many relationships the object's model declares.
+    fn associations(&self) -> &'static [AssociationKey];
+    fn row_state(&self) -> RowState;
+    fn set_row_state(&self, state: RowState);
 }
 
 impl<M: Model> ErasedObject for ObjCell<M> {
@@ -377,6 +424,33 @@ impl<M: Model> ErasedObject for ObjCell<M> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
+
+    fn relationships(&self) -> &'static [ChildRelationship] {
+        M::RELATIONSHIPS
+    }
+
+    fn associations(&self) -> &'static [AssociationKey] {
+        M::ASSOCIATIONS
+    }
+
+    fn row_state(&self) -> RowState {
+        self.row
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn set_row_state(&self, state: RowState) {
+        *self
+            .row
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
+    }
+}
+
+/// A new object of model `M` as an erased object (for [`ChildRelationship`]).
+pub(crate) fn new_erased<M: Model>(values: Vec<Value>) -> Result<Arc<dyn ErasedObject>, OrmError> {
+    Ok(Obj::new(M::from_values(values)?).erased())
 }
 
 /// The parents an object's many-to-one links point to, with the foreign key column each fills.
@@ -414,14 +488,117 @@ pub(crate) fn children_with_keys(
         .collect()
 }
 
-/// Whether deleting the parent deletes the children of this collection.
+/// Whether deleting the parent deletes the children of this collection: the model declares the
+/// relationship with `cascade_delete` (whichever side the children were attached from), or a
+/// cascading [`OneToMany`] was used to push or load them.
 pub(crate) fn cascades_delete(object: &dyn ErasedObject, key: RelationKey) -> bool {
-    object.lock_links_erased().cascade_delete.contains(&key)
+    object
+        .relationships()
+        .iter()
+        .any(|r| r.key() == key && r.cascades_delete())
+        || object.lock_links_erased().cascade_delete.contains(&key)
+}
+
+/// Whether a one-to-many collection was loaded from the database.
+pub(crate) fn is_collection_loaded(object: &dyn ErasedObject, key: RelationKey) -> bool {
+    object.lock_links_erased().loaded.contains(&key)
 }
 
 /// Drops a child's many-to-one link (its parent is being deleted).
 pub(crate) fn unlink_parent(child: &dyn ErasedObject, key: RelationKey) {
     child.lock_links_erased().parents.remove(&key);
+}
+
+/// Drops a child's many-to-one link on both sides.
+pub(crate) fn unlink(child: &dyn ErasedObject, key: RelationKey) {
+    let parent = child.lock_links_erased().parents.remove(&key);
+    if let Some(parent) = parent {
+        parent
+            .lock_links_erased()
+            .remove_child(key, child.object_id());
+    }
+}
+
+/// Whether the caller set or cleared this many-to-one link since the last flush.
+pub(crate) fn is_link_changed(object: &dyn ErasedObject, key: RelationKey) -> bool {
+    object.lock_links_erased().changed.contains(&key)
+}
+
+/// The parents of the many-to-one links the caller set since the last flush.
+pub(crate) fn changed_parent_links(object: &dyn ErasedObject) -> Vec<Arc<dyn ErasedObject>> {
+    let links = object.lock_links_erased();
+    links
+        .changed
+        .iter()
+        .filter_map(|key| links.parents.get(key).cloned())
+        .collect()
+}
+
+/// Forgets which links changed (they were flushed, or the database's state was restored).
+pub(crate) fn clear_link_changes(object: &dyn ErasedObject) {
+    object.lock_links_erased().changed.clear();
+}
+
+/// The children attached to the object and not saved since (held strongly, see [`ChildRef`]).
+pub(crate) fn unsaved_children(object: &dyn ErasedObject) -> Vec<Arc<dyn ErasedObject>> {
+    let links = object.lock_links_erased();
+    links
+        .children
+        .values()
+        .flatten()
+        .filter_map(|child| match child {
+            ChildRef::Strong(child) => Some(child.clone()),
+            ChildRef::Weak(_) => None,
+        })
+        .collect()
+}
+
+/// The value of the column a child's foreign key `key` references, in `parent_values` (a row of
+/// the parent's table).
+pub(crate) fn referenced_value(
+    child_table: &'static Table,
+    key: RelationKey,
+    parent_table: &'static Table,
+    parent_values: &[Value],
+) -> Option<Value> {
+    let column = child_table.columns.get(key.column)?;
+    let target = column.foreign_key.map(|f| f.column).unwrap_or("id");
+    parent_values
+        .get(parent_table.column_index(target)?)
+        .cloned()
+}
+
+/// The many-to-one links whose parent is not the row the object's foreign key column points to
+/// (a foreign key set directly, reloaded, or restored by a rollback).
+pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dyn ErasedObject>)> {
+    let values = object.values();
+    let table = object.table();
+    parent_links(object)
+        .into_iter()
+        .filter(|(key, parent)| {
+            let own = values.get(key.column).filter(|v| !v.is_null());
+            let theirs = referenced_value(table, *key, parent.table(), &parent.values());
+            match (own, theirs) {
+                (Some(own), Some(theirs)) => !own.same_as(&theirs),
+                _ => true,
+            }
+        })
+        .collect()
+}
+
+/// Keeps in the object's collections (one-to-many and many-to-many) only the objects `keep`
+/// selects, and forgets its unflushed association rows: after a rollback, a collection lists
+/// what the database has (as SQLAlchemy's expired collection would, reloaded). The children
+/// taken out keep their own links, so adding them again links them as before.
+pub(crate) fn retain_related(object: &dyn ErasedObject, keep: impl Fn(ObjectId) -> bool) {
+    let mut links = object.lock_links_erased();
+    for children in links.children.values_mut() {
+        children.retain(|c| c.upgrade().is_some_and(|c| keep(c.object_id())));
+    }
+    for others in links.associated.values_mut() {
+        others.retain(|o| o.upgrade().is_some_and(|o| keep(o.object_id())));
+    }
+    links.pending_associations.clear();
 }
 
 /// The objects related to `object` through many-to-many links (for the save-update cascade).
@@ -432,6 +609,19 @@ pub(crate) fn associated_links(object: &dyn ErasedObject) -> Vec<Arc<dyn ErasedO
         .values()
         .flat_map(|list| list.iter().filter_map(ChildRef::upgrade))
         .collect()
+}
+
+/// The many-to-many relationships of an object: those its model declares, and those it was
+/// linked or loaded through (the backrefs other models declare).
+pub(crate) fn association_keys(object: &dyn ErasedObject) -> Vec<AssociationKey> {
+    let mut keys = object.associations().to_vec();
+    let links = object.lock_links_erased();
+    for key in links.associated.keys() {
+        if !keys.contains(key) {
+            keys.push(*key);
+        }
+    }
+    keys
 }
 
 /// The association rows `object` has to insert or delete at the next flush.

@@ -76,9 +76,18 @@ impl Clauses {
         }
     }
 
-    /// The WHERE clause alone (for bulk UPDATE and DELETE).
-    pub(crate) fn write_where(&self, out: &mut SqlBuilder) {
-        write_conditions(" WHERE ", &self.filters, out);
+    /// The tables and conditions of a bulk UPDATE (`keyword` is `FROM`) or DELETE (`USING`):
+    /// the joined tables listed after `keyword`, and their join conditions with the filters in
+    /// the WHERE clause.
+    pub(crate) fn write_bulk(&self, keyword: &str, out: &mut SqlBuilder) {
+        let mut conditions = Vec::with_capacity(self.joins.len() + self.filters.len());
+        for (i, join) in self.joins.iter().enumerate() {
+            out.push(if i == 0 { keyword } else { ", " });
+            out.push_ident(join.table);
+            conditions.push(join.on.clone());
+        }
+        conditions.extend(self.filters.iter().cloned());
+        write_conditions(" WHERE ", &conditions, out);
     }
 }
 
@@ -190,23 +199,48 @@ impl<M: Model> Select<M> {
         self
     }
 
-    /// `SELECT table.col1, ... FROM ...` with every clause.
+    /// `SELECT table.col1, ... FROM ...` with every clause. A join can repeat a row of `M`'s
+    /// table (once per matching child of a one-to-many join); the session hands back each object
+    /// once, at its first row, as SQLAlchemy does. (`SELECT DISTINCT` would forbid ordering by
+    /// the joined table's columns, and cannot compare JSON columns.)
     pub(crate) fn sql(&self) -> (String, Vec<Value>) {
         let mut out = SqlBuilder::new();
         out.push("SELECT ");
-        if !self.clauses.joins.is_empty() {
-            out.push("DISTINCT ");
-        }
         write_column_list::<M>(&mut out);
         self.clauses.write(M::TABLE.name, &mut out, true);
         out.finish()
     }
 
-    /// `SELECT count(*) FROM (the query)`.
+    /// Whether the query joins other tables (so its rows can repeat an object).
+    pub(crate) fn has_joins(&self) -> bool {
+        !self.clauses.joins.is_empty()
+    }
+
+    /// `SELECT count(*) FROM (the query)`: the number of objects the query finds, so with joins
+    /// the number of distinct primary keys among its rows.
     pub(crate) fn count_sql(&self) -> (String, Vec<Value>) {
         let (inner, params) = self.sql();
+        if !self.has_joins() {
+            return (
+                format!("SELECT count(*) AS count_1 \nFROM ({inner}) AS anon_1"),
+                params,
+            );
+        }
+        let mut keys = SqlBuilder::new();
+        for (n, i) in M::TABLE.primary_key().enumerate() {
+            if n > 0 {
+                keys.push(", ");
+            }
+            keys.push_column(
+                "anon_2",
+                M::TABLE.columns.get(i).map(|c| c.name).unwrap_or(""),
+            );
+        }
         (
-            format!("SELECT count(*) AS count_1 \nFROM ({inner}) AS anon_1"),
+            format!(
+                "SELECT count(*) AS count_1 \nFROM (SELECT DISTINCT {} \nFROM ({inner}) AS anon_2) AS anon_1",
+                keys.sql()
+            ),
             params,
         )
     }

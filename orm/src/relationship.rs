@@ -5,8 +5,13 @@
 //! constants generated from one declaration on the parent model.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
+use crate::error::OrmError;
 use crate::model::Model;
+use crate::obj::{ErasedObject, new_erased};
+use crate::schema::Table;
+use crate::value::Value;
 
 /// Identifies the foreign key of a relationship: the child table and the foreign key column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,8 +102,8 @@ impl<P: Model, C: Model> OneToMany<P, C> {
     }
 
     /// The same relationship, deleting the children with the parent (SQLAlchemy's
-    /// `cascade="all, delete-orphan"`); without it, deleting a parent sets its loaded children's
-    /// foreign key to NULL.
+    /// `cascade="all, delete-orphan"`); without it, deleting a parent sets its children's foreign
+    /// key to NULL (see [`Session::delete`](crate::Session::delete)).
     pub const fn cascade_delete(mut self) -> OneToMany<P, C> {
         self.cascade_delete = true;
         self
@@ -130,6 +135,78 @@ impl<P: Model, C: Model> OneToMany<P, C> {
     /// The reverse side: from a child to this parent.
     pub fn backref(&self) -> ManyToOne<C, P> {
         ManyToOne::new(self.backref, self.column)
+    }
+
+    /// The relationship as the parent model declares it in [`Model::RELATIONSHIPS`].
+    pub const fn declaration(&self) -> ChildRelationship {
+        ChildRelationship {
+            name: self.name,
+            child: C::TABLE,
+            column: self.column,
+            cascade_delete: self.cascade_delete,
+            new_object: new_erased::<C>,
+        }
+    }
+}
+
+/// A one-to-many relationship as its parent model declares it (see [`Model::RELATIONSHIPS`]):
+/// the session uses it when a parent is deleted, to find its children that are not loaded and to
+/// know, whichever side they were attached from, whether they are deleted with it.
+#[derive(Clone, Copy)]
+pub struct ChildRelationship {
+    name: &'static str,
+    child: &'static Table,
+    column: usize,
+    cascade_delete: bool,
+    /// Makes a child object from a row of `child` (the children's model is not known here).
+    new_object: NewObject,
+}
+
+/// Makes an object of a model known only to the function from a row's values.
+type NewObject = fn(Vec<Value>) -> Result<Arc<dyn ErasedObject>, OrmError>;
+
+impl std::fmt::Debug for ChildRelationship {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildRelationship")
+            .field("name", &self.name)
+            .field("child", &self.child.name)
+            .field("column", &self.column)
+            .field("cascade_delete", &self.cascade_delete)
+            .finish()
+    }
+}
+
+impl ChildRelationship {
+    /// The relationship's name (`articles`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The children's table.
+    pub fn child(&self) -> &'static Table {
+        self.child
+    }
+
+    /// The position of the foreign key column in the children's table.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// Whether deleting a parent deletes its children.
+    pub fn cascades_delete(&self) -> bool {
+        self.cascade_delete
+    }
+
+    /// The foreign key that carries the relationship.
+    pub fn key(&self) -> RelationKey {
+        RelationKey {
+            child_table: self.child.name,
+            column: self.column,
+        }
+    }
+
+    pub(crate) fn new_object(&self, values: Vec<Value>) -> Result<Arc<dyn ErasedObject>, OrmError> {
+        (self.new_object)(values)
     }
 }
 
@@ -227,7 +304,7 @@ impl<A: Model, B: Model> ManyToMany<A, B> {
     }
 
     /// The association and its direction.
-    pub fn key(&self) -> AssociationKey {
+    pub const fn key(&self) -> AssociationKey {
         AssociationKey {
             through: self.through,
             local: self.local,

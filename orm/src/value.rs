@@ -5,7 +5,7 @@
 //! current values to find the changed columns.
 
 use bytes::BytesMut;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
 use pg_wire::Row;
 use pg_wire::types::{BoxError, IsNull, Numeric, ToSql, Type};
 
@@ -207,14 +207,16 @@ impl<T: ColumnType> ColumnType for Option<T> {
 }
 
 /// The current local time without time zone, as Python's `datetime.now`: the usual client-side
-/// default and `onupdate` of a `DateTime` column.
+/// default and `onupdate` of a `DateTime` column. Whole microseconds, the precision PostgreSQL
+/// stores, so a flushed object holds exactly what its row holds.
 pub fn now() -> Value {
-    Value::Timestamp(chrono::Local::now().naive_local())
+    Value::Timestamp(chrono::Local::now().naive_local().trunc_subsecs(6))
 }
 
-/// The current time in UTC, for `DateTime` columns with a time zone.
+/// The current time in UTC, for `DateTime` columns with a time zone (whole microseconds, as
+/// [`now`]).
 pub fn utc_now() -> Value {
-    Value::TimestampTz(Utc::now())
+    Value::TimestampTz(Utc::now().trunc_subsecs(6))
 }
 
 #[cfg(test)]
@@ -244,6 +246,19 @@ mod tests {
         assert!(!Value::Numeric(a.clone()).same_as(&Value::Numeric(b)));
         assert!(Value::Numeric(a.clone()).same_as(&Value::Numeric(a)));
         assert!(Value::Null.same_as(&Value::Null));
+    }
+
+    #[test]
+    fn now_has_whole_microseconds() {
+        use chrono::Timelike;
+        for value in [now(), utc_now()] {
+            let nanos = match value {
+                Value::Timestamp(t) => t.nanosecond(),
+                Value::TimestampTz(t) => t.nanosecond(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(nanos % 1000, 0, "{value:?}");
+        }
     }
 
     #[test]

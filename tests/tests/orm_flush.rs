@@ -119,22 +119,37 @@ async fn inserts_follow_foreign_keys_across_three_levels() {
 // inserts a table's rows in add order, and the session's own records keep that order), so ids
 // would not follow it.
 #[tokio::test]
-#[ignore = "BUG: rows of one table are not inserted in add order when some have new parents: insert_levels (session/flush.rs) puts an article without a new parent in level 0, ahead of articles added before it"]
 async fn rows_of_one_table_are_inserted_in_the_order_added() {
     let engine = engine().await;
     let mut session = engine.session();
     let with_parent = article("first", "Added first, with a new author");
     with_parent.set(Article::AUTHOR, &author("ezz"));
     let without = article("second", "Added second, without an author");
+    let third = article("third", "Added third, with another new author");
+    third.set(Article::AUTHOR, &author("ahmed"));
     session.add(&with_parent);
     session.add(&without);
+    session.add(&third);
+    // In a self-referential table, rows go in rounds, parents first (as SQLAlchemy's
+    // topological sort does), in add order within a round: root (added with child, through
+    // the link) and loose, then child.
+    let root = node("root");
+    let child = node("child");
+    child.set(Node::PARENT, &root);
+    let loose = node("loose");
+    session.add(&child);
+    session.add(&loose);
     session.flush().await.unwrap();
-    assert!(
-        with_parent.read().id < without.read().id,
-        "{:?} < {:?}",
-        with_parent.read().id,
-        without.read().id
-    );
+    let ids: Vec<Option<i32>> = [&with_parent, &without, &third]
+        .iter()
+        .map(|a| a.read().id)
+        .collect();
+    assert_eq!(ids, [Some(1), Some(2), Some(3)]);
+    let ids: Vec<Option<i32>> = [&root, &loose, &child]
+        .iter()
+        .map(|n| n.read().id)
+        .collect();
+    assert_eq!(ids, [Some(1), Some(2), Some(3)]);
 }
 
 // Catches: a self-referential table inserted in one level (a child before its parent violates
@@ -389,7 +404,6 @@ async fn moving_a_child_updates_its_foreign_key() {
 // (SQLAlchemy's save-update cascade applies to `article.author = Author(...)` on a persistent
 // article), which silently keeps the old foreign key.
 #[tokio::test]
-#[ignore = "BUG: a new parent set on a persistent child is not cascaded into the session: the flush skips it (fill_foreign_keys finds no key) and the article keeps its old author_id; cascade happens only in add() (session/mod.rs add_erased)"]
 async fn a_new_parent_linked_after_add_is_inserted() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -418,7 +432,6 @@ async fn a_new_parent_linked_after_add_is_inserted() {
 // link loaded earlier (SQLAlchemy flushes the column change when the relationship itself was not
 // changed).
 #[tokio::test]
-#[ignore = "BUG: setting a foreign key column directly is silently reverted at flush when the parent link is loaded: fill_foreign_keys (session/flush.rs) always copies the linked parent's key over it"]
 async fn a_foreign_key_set_directly_is_flushed() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -444,6 +457,24 @@ async fn a_foreign_key_set_directly_is_flushed() {
     assert_eq!(
         committed_i32(&db, "SELECT author_id FROM articles").await,
         [second.read().id]
+    );
+    // The loaded link no longer describes the row: it is gone from both sides.
+    assert!(loaded.related(Article::AUTHOR).is_none());
+    assert!(parent.children(Author::ARTICLES).is_empty());
+    let now = fresh
+        .load_parent(&loaded, Article::AUTHOR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.read().email, "ahmed@example.com");
+
+    // A link set explicitly still wins over the column.
+    loaded.write().author_id = None;
+    loaded.set(Article::AUTHOR, &parent);
+    fresh.commit().await.unwrap();
+    assert_eq!(
+        committed_i32(&db, "SELECT author_id FROM articles").await,
+        [first.read().id]
     );
 }
 
@@ -479,7 +510,6 @@ async fn deletes_go_children_first() {
 // Catches: the rows of a self-referential tree deleted parent first (each DELETE must come
 // after the DELETEs of the rows that reference it, within one table too).
 #[tokio::test]
-#[ignore = "BUG: deleting a loaded self-referential tree fails with nodes_parent_id_fkey: order_deletes (session/flush.rs) orders by table only, so rows of one table go in deletion order, parents first"]
 async fn a_self_referential_tree_is_deleted_children_first() {
     let engine = engine().await;
     let db = other(&engine).await;
@@ -505,6 +535,40 @@ async fn a_self_referential_tree_is_deleted_children_first() {
     assert_eq!(
         committed_i32(&db, "SELECT count(*)::int4 FROM nodes").await,
         [Some(0)]
+    );
+}
+
+// Catches: the delete cascade stopping at the first level of a tree that is not loaded (each
+// level's children are only found by loading them, round after round).
+#[tokio::test]
+async fn an_unloaded_self_referential_tree_is_deleted_whole() {
+    let engine = engine().await;
+    let db = other(&engine).await;
+    let mut session = engine.session();
+    let root = node("root");
+    let mut parent = root.clone();
+    for depth in 0..4 {
+        let next = node(&format!("n{depth}"));
+        next.set(Node::PARENT, &parent);
+        next.push(Node::CHILDREN, &node(&format!("leaf{depth}")));
+        parent = next;
+    }
+    let other_root = node("other");
+    other_root.push(Node::CHILDREN, &node("other-child"));
+    session.add(&root);
+    session.add(&other_root);
+    session.commit().await.unwrap();
+
+    let mut fresh = engine.session();
+    let loaded = fresh
+        .one(&select::<Node>().filter(Node::NAME.eq("root")))
+        .await
+        .unwrap();
+    fresh.delete(&loaded);
+    fresh.commit().await.unwrap();
+    assert_eq!(
+        committed_strings(&db, "SELECT name FROM nodes ORDER BY name").await,
+        ["other", "other-child"]
     );
 }
 

@@ -286,11 +286,44 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
     });
 
+    // The one-to-many relationships this model declares, for what deleting an object does to
+    // its children.
+    let declarations = table_attrs
+        .relationships
+        .iter()
+        .filter(|rel| rel.kind == RelationshipKind::OneToMany)
+        .map(|rel| {
+            let constant = format_ident!(
+                "{}",
+                rel.name.value().to_uppercase(),
+                span = rel.name.span()
+            );
+            quote!(#name::#constant.declaration())
+        });
+
+    // And its many-to-many relationships, whose association rows go with a deleted object.
+    let associations = table_attrs
+        .relationships
+        .iter()
+        .filter(|rel| rel.kind == RelationshipKind::ManyToMany)
+        .map(|rel| {
+            let constant = format_ident!(
+                "{}",
+                rel.name.value().to_uppercase(),
+                span = rel.name.span()
+            );
+            quote!(#name::#constant.key())
+        });
+
     Ok(quote! {
         #(#relationships)*
 
         #[automatically_derived]
         impl ::orm::Model for #name {
+            const RELATIONSHIPS: &'static [::orm::ChildRelationship] = &[#(#declarations),*];
+
+            const ASSOCIATIONS: &'static [::orm::AssociationKey] = &[#(#associations),*];
+
             const TABLE: &'static ::orm::Table = {
                 #(#helpers)*
                 static COLUMNS: [::orm::ColumnDef; #count] = [#(#column_defs),*];

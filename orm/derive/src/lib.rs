@@ -46,7 +46,8 @@ use proc_macro::TokenStream;
 ///   field points here, as `Self::ARTICLES: orm::OneToMany<Self, Article>`; with `backref`, the
 ///   same declaration also gives `Article::AUTHOR: orm::ManyToOne<Article, Self>`. Add
 ///   `cascade_delete` to delete the children with the parent (by default their foreign key is set
-///   to NULL).
+///   to NULL), however they were attached and whether or not they are loaded; the declarations
+///   are listed in `orm::Model::RELATIONSHIPS`.
 /// - `#[orm(belongs_to(name = "author", target = Author, foreign_key = author_id))]`: the
 ///   many-to-one side alone, `Self::AUTHOR`, through this model's own `foreign_key` field.
 /// - `#[orm(many_to_many(name = "tags", target = Tag, through = ArticleTag, foreign_key =

@@ -1,19 +1,34 @@
 //! The unit of work: what a flush sends, in which order, and in how many round trips.
 //!
-//! 1. INSERTs of pending objects, by *level*: an object's level is one more than the highest
-//!    level of the pending objects it points to through a many-to-one link, so parents are
-//!    inserted before their children and a parent's generated key fills its children's foreign
-//!    keys. All INSERTs of one level go out together as one pipelined batch (one round trip per
-//!    level of the foreign-key graph, however many rows), each with `RETURNING` for the columns
-//!    the server generates.
+//! First the flush completes the session, as SQLAlchemy's does along relationships:
+//!
+//! - *save-update cascade*: an object linked since the last flush to one the session holds (a
+//!   child pushed onto a persistent parent, a new parent set on a persistent child, a new object
+//!   linked many-to-many) joins the session;
+//! - *deleted parents*: the children of a deleted object's one-to-many relationships that are not
+//!   loaded are loaded (one query per relationship and round), then deleted with the delete
+//!   cascade (round after round, down the relationships) or given a NULL foreign key.
+//!
+//! Then it sends:
+//!
+//! 1. INSERTs of pending objects, by *level*. Tables are ordered by their foreign keys (a table
+//!    after the tables it references; tables referencing each other in a cycle form one group),
+//!    and only within a group, such as a self-referential table, are objects ordered among
+//!    themselves, parents first. So the rows of one table go in the order they were added, and a
+//!    parent's generated key fills its children's foreign keys. All INSERTs of one level go out
+//!    together as one pipelined batch (one round trip per level, however many rows), each with
+//!    `RETURNING` for the columns the server generates.
 //! 2. UPDATEs of persistent objects whose columns differ from their snapshot: only the changed
 //!    columns, plus the `onupdate` ones; one batch.
-//! 3. DELETEs, children's tables first; one batch.
+//! 3. Association rows of many-to-many relationships.
+//! 4. DELETEs in the reverse order: tables that reference others first, and within a group, rows
+//!    that reference other deleted rows first (children before parents); one batch.
 //!
 //! Nothing is written into the objects until every statement succeeded, so a failed flush leaves
-//! them as they were.
+//! them as they were (the deleted parents' children excepted: they are updated in memory when
+//! found, as [`Session::delete`] does for loaded children).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,7 +36,9 @@ use pg_wire::BatchResult;
 
 use super::{ObjectState, Session, identity_key, pk_condition};
 use crate::error::OrmError;
-use crate::obj::{self, ErasedObject, ObjectId};
+use crate::expr::{Condition, Expr};
+use crate::obj::{self, ErasedObject, ObjectId, RowState};
+use crate::relationship::{AssociationKey, ChildRelationship};
 use crate::schema::Table;
 use crate::sql::{SqlBuilder, as_params};
 use crate::value::Value;
@@ -40,6 +57,8 @@ struct Statement {
 type Staged = HashMap<ObjectId, Vec<Value>>;
 
 pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
+    resolve_deleted_children(session).await?;
+    cascade_saves(session);
     let ordered = session.store.ordered();
     let mut pending = Vec::new();
     let mut persistent = Vec::new();
@@ -67,20 +86,23 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     }
 
     // Dirty objects, before anything is sent: a flush with nothing to do sends nothing.
-    let pending_ids: Vec<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
-    let dirty_before: Vec<&Arc<dyn ErasedObject>> = persistent
+    let pending_ids: HashSet<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
+    let none = HashSet::new();
+    let dirty_before = persistent.iter().any(|o| {
+        let mut values = o.values();
+        fill_foreign_keys(o.as_ref(), &mut values, &staged, &pending_ids, &pending_ids);
+        session
+            .store
+            .records
+            .get(&o.object_id())
+            .is_some_and(|r| !same_values(&r.snapshot, &values))
+    });
+    let associations_pending = pending
         .iter()
-        .filter(|o| {
-            let mut values = o.values();
-            fill_foreign_keys(o.as_ref(), &mut values, &staged, &pending_ids);
-            session
-                .store
-                .records
-                .get(&o.object_id())
-                .is_some_and(|r| !same_values(&r.snapshot, &values))
-        })
-        .collect();
-    if pending.is_empty() && dirty_before.is_empty() && deleted.is_empty() {
+        .chain(&persistent)
+        .chain(&deleted)
+        .any(|o| !obj::pending_associations(o.as_ref()).is_empty());
+    if pending.is_empty() && !dirty_before && deleted.is_empty() && !associations_pending {
         return Ok(());
     }
 
@@ -91,7 +113,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         for object in &level {
             let id = object.object_id();
             let mut values = staged.get(&id).cloned().unwrap_or_else(|| object.values());
-            fill_foreign_keys(object.as_ref(), &mut values, &staged, &[]);
+            fill_foreign_keys(object.as_ref(), &mut values, &staged, &pending_ids, &none);
             let table = object.table();
             for (i, column) in table.columns.iter().enumerate() {
                 if let (Some(default), Some(value)) = (column.default, values.get_mut(i))
@@ -127,7 +149,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
             continue;
         };
         let mut values = staged.get(&id).cloned().unwrap_or_else(|| object.values());
-        fill_foreign_keys(object.as_ref(), &mut values, &staged, &[]);
+        fill_foreign_keys(object.as_ref(), &mut values, &staged, &pending_ids, &none);
         let table = object.table();
         let mut changed: Vec<usize> = (0..values.len())
             .filter(|&i| match (values.get(i), record.snapshot.get(i)) {
@@ -176,6 +198,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     //    sides have their keys.
     let mut associations = Vec::new();
     let mut with_associations = Vec::new();
+    let deleted_ids: HashSet<ObjectId> = deleted.iter().map(|o| o.object_id()).collect();
     for object in pending.iter().chain(&persistent).chain(&deleted) {
         let operations = obj::pending_associations(object.as_ref());
         if operations.is_empty() {
@@ -183,11 +206,36 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         }
         with_associations.push(object.clone());
         for (key, other, add) in operations {
+            // A relation to an object deleted in this flush goes with it (see the purges).
+            if add && deleted_ids.contains(&other.object_id()) {
+                continue;
+            }
             if let Some(statement) =
                 association_statement(key, object.as_ref(), other.as_ref(), add, &staged)
             {
                 associations.push((add, statement));
             }
+        }
+    }
+    // The association rows of deleted objects, loaded or not: one DELETE per association.
+    let mut purges: Vec<(AssociationKey, Vec<Value>)> = Vec::new();
+    for object in &deleted {
+        let Some(record) = session.store.records.get(&object.object_id()) else {
+            continue;
+        };
+        for key in obj::association_keys(object.as_ref()) {
+            let Some(value) = association_value(key, object.table(), &record.snapshot) else {
+                continue;
+            };
+            match purges.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, values)) => values.push(value),
+                None => purges.push((key, vec![value])),
+            }
+        }
+    }
+    for (key, values) in purges {
+        if let Some(statement) = association_purge(key, values) {
+            associations.push((false, statement));
         }
     }
     // Deletions first, so a relation removed and added again ends up present.
@@ -197,12 +245,18 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         run_batch(session, &associations).await?;
     }
 
-    // 4. DELETEs, children's tables first.
-    let deletes: Vec<Statement> = order_deletes(&deleted)
-        .into_iter()
+    // 4. DELETEs, rows that reference others first.
+    let doomed: Vec<(Arc<dyn ErasedObject>, Vec<Value>)> = deleted
+        .iter()
         .filter_map(|object| {
             let record = session.store.records.get(&object.object_id())?;
-            delete_statement(object.table(), &record.snapshot, object.object_id())
+            Some((object.clone(), record.snapshot.clone()))
+        })
+        .collect();
+    let deletes: Vec<Statement> = order_deletes(&doomed)
+        .into_iter()
+        .filter_map(|(object, snapshot)| {
+            delete_statement(object.table(), snapshot, object.object_id())
         })
         .collect();
     if !deletes.is_empty() {
@@ -222,13 +276,32 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
             }
         }
         obj::settle(object.as_ref());
+        obj::clear_link_changes(object.as_ref());
+        if pending_ids.contains(&id) {
+            object.set_row_state(RowState::Stored(None));
+        }
         let key = identity_key(object.table(), &values);
         if let Some(record) = session.store.records.get_mut(&id) {
             record.state = ObjectState::Persistent;
             record.snapshot = values;
             if record.key.as_ref() != Some(&key) {
-                record.key = Some(key.clone());
+                // A changed primary key: the row is known by its new key only.
+                if let Some(old) = record.key.replace(key.clone())
+                    && session.store.identity.get(&old) == Some(&id)
+                {
+                    session.store.identity.remove(&old);
+                }
                 session.store.identity.insert(key, id);
+            }
+        }
+    }
+    // Links the flush did not decide (a foreign key set directly over a loaded link) no longer
+    // describe the rows: drop them.
+    let written: HashSet<ObjectId> = updates.iter().map(|u| u.object).collect();
+    for object in pending.iter().chain(&persistent) {
+        if written.contains(&object.object_id()) {
+            for (key, _) in obj::stale_links(object.as_ref()) {
+                obj::unlink(object.as_ref(), key);
             }
         }
     }
@@ -237,6 +310,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     }
     for object in &deleted {
         let id = object.object_id();
+        object.set_row_state(RowState::Deleted);
         if let Some(record) = session.store.records.get_mut(&id) {
             record.snapshot.clear();
             if let Some(key) = record.key.take() {
@@ -247,22 +321,191 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     Ok(())
 }
 
+/// The save-update cascade at flush time: objects linked since the last flush to objects the
+/// session holds (parents set, children attached, many-to-many relations added) join the session,
+/// with everything linked to them (see [`Session::add`]).
+fn cascade_saves(session: &mut Session) {
+    let mut found = Vec::new();
+    for (id, object) in session.store.ordered() {
+        if !matches!(
+            session.store.state_of(id),
+            Some(ObjectState::Pending | ObjectState::Persistent)
+        ) {
+            continue;
+        }
+        found.extend(obj::changed_parent_links(object.as_ref()));
+        found.extend(obj::unsaved_children(object.as_ref()));
+        found.extend(
+            obj::pending_associations(object.as_ref())
+                .into_iter()
+                .filter(|(_, _, add)| *add)
+                .map(|(_, other, _)| other),
+        );
+    }
+    for object in found {
+        if !session.store.records.contains_key(&object.object_id()) {
+            session.add_erased(object);
+        }
+    }
+}
+
+/// Loads the children of deleted objects' relationships that are not loaded, then deletes them
+/// or clears their foreign key (see [`Session::delete`]); repeated while the delete cascade finds
+/// more deleted objects with unloaded relationships.
+async fn resolve_deleted_children(session: &mut Session) -> Result<(), OrmError> {
+    loop {
+        let any_deleted = session
+            .store
+            .records
+            .values()
+            .any(|r| r.state == ObjectState::Deleted && !r.snapshot.is_empty());
+        if !any_deleted {
+            return Ok(());
+        }
+        // The relationships to load, each with the deleted parents it is not loaded for.
+        let mut work: Vec<(ChildRelationship, Vec<Arc<dyn ErasedObject>>)> = Vec::new();
+        for (id, object) in session.store.ordered() {
+            let unflushed_delete = session
+                .store
+                .records
+                .get(&id)
+                .is_some_and(|r| r.state == ObjectState::Deleted && !r.snapshot.is_empty());
+            if !unflushed_delete {
+                continue;
+            }
+            for relationship in object.relationships() {
+                if obj::is_collection_loaded(object.as_ref(), relationship.key()) {
+                    continue;
+                }
+                match work.iter_mut().find(|(r, parents)| {
+                    r.key() == relationship.key()
+                        && parents
+                            .first()
+                            .is_some_and(|p| p.table().name == object.table().name)
+                }) {
+                    Some((_, parents)) => parents.push(object.clone()),
+                    None => work.push((*relationship, vec![object.clone()])),
+                }
+            }
+        }
+        if work.is_empty() {
+            return Ok(());
+        }
+        for (relationship, parents) in work {
+            let children = load_children(session, &relationship, &parents).await?;
+            let key = relationship.key();
+            for (parent, children) in parents.iter().zip(children) {
+                obj::set_loaded_children(parent, key, &children);
+                for child in children {
+                    session.orphan(parent.as_ref(), key, child);
+                }
+            }
+        }
+    }
+}
+
+/// The children of `parents` (deleted, so their snapshot holds their row's key) through
+/// `relationship`, from the database through the identity map, grouped by parent. Children
+/// already deleted, or moved to another parent in memory, are left out.
+async fn load_children(
+    session: &mut Session,
+    relationship: &ChildRelationship,
+    parents: &[Arc<dyn ErasedObject>],
+) -> Result<Vec<Vec<Arc<dyn ErasedObject>>>, OrmError> {
+    let key = relationship.key();
+    let table = relationship.child();
+    let Some(column) = table.columns.get(key.column) else {
+        return Err(OrmError::usage(format!(
+            "the relationship {} names a column {} that {} does not have",
+            relationship.name(),
+            key.column,
+            table.name
+        )));
+    };
+    let keys: Vec<Value> = parents
+        .iter()
+        .map(|parent| {
+            session
+                .store
+                .records
+                .get(&parent.object_id())
+                .and_then(|r| obj::referenced_value(table, key, parent.table(), &r.snapshot))
+                .unwrap_or(Value::Null)
+        })
+        .collect();
+    let mut grouped = vec![Vec::new(); parents.len()];
+    let wanted: Vec<Expr> = keys
+        .iter()
+        .filter(|k| !k.is_null())
+        .cloned()
+        .map(Expr::Value)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(grouped);
+    }
+    let condition = Condition(Expr::In {
+        expr: Box::new(Expr::Column {
+            table: table.name,
+            column: column.name,
+        }),
+        values: wanted,
+    });
+    let mut out = SqlBuilder::new();
+    out.push("SELECT ");
+    for (i, c) in table.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(", ");
+        }
+        out.push_column(table.name, c.name);
+    }
+    out.push(" \nFROM ")
+        .push_ident(table.name)
+        .push(" \nWHERE ");
+    condition.expr().write(&mut out);
+    let (sql, params) = out.finish();
+    let rows = session.run(&sql, &params).await?;
+    for row in &rows {
+        let child = session.store.child_from_row(relationship, row)?;
+        if session.store.state_of(child.object_id()) != Some(ObjectState::Persistent) {
+            continue;
+        }
+        let Some(value) = child.values().get(key.column).cloned() else {
+            continue;
+        };
+        for (k, group) in keys.iter().zip(grouped.iter_mut()) {
+            if !k.is_null() && k.same_as(&value) {
+                group.push(child.clone());
+            }
+        }
+    }
+    Ok(grouped)
+}
+
 /// Whether two rows of values are the same for change detection (see [`Value::same_as`]).
 fn same_values(a: &[Value], b: &[Value]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
 }
 
-/// Sets the foreign key columns from the object's many-to-one links, using the parents' staged
-/// values (generated keys included). Parents listed in `skip` (not inserted yet) are left alone.
+/// Sets the foreign key columns the object's many-to-one links decide, from the parents' staged
+/// values (generated keys included): every link of a new object; for a persistent object, the
+/// links set since the last flush and those to a parent this flush inserts (`new`). A link loaded
+/// from the database does not undo a foreign key column set directly. Parents in `unsent` (not
+/// inserted yet) are left alone.
 fn fill_foreign_keys(
     object: &dyn ErasedObject,
     values: &mut [Value],
     staged: &Staged,
-    skip: &[ObjectId],
+    new: &HashSet<ObjectId>,
+    unsent: &HashSet<ObjectId>,
 ) {
     let table = object.table();
+    let is_new = new.contains(&object.object_id());
     for (key, parent) in obj::parent_links(object) {
-        if key.child_table != table.name || skip.contains(&parent.object_id()) {
+        let parent_id = parent.object_id();
+        if key.child_table != table.name || unsent.contains(&parent_id) {
+            continue;
+        }
+        if !is_new && !new.contains(&parent_id) && !obj::is_link_changed(object, key) {
             continue;
         }
         let Some(column) = table.columns.get(key.column) else {
@@ -286,21 +529,158 @@ fn fill_foreign_keys(
     }
 }
 
-/// Groups pending objects by insertion level; objects keep their order within a level.
+/// The tables of one flush ordered by their foreign keys. Tables that reference each other,
+/// directly or through others, form one *group* (a self-referential table is a group of its own
+/// whose rows need ordering among themselves); a group's *level* is one more than the highest
+/// level of the groups it references.
+struct TableOrder {
+    names: Vec<&'static str>,
+    /// Per table: the index of the first table of its group.
+    group: Vec<usize>,
+    /// Per table: its group's level.
+    level: Vec<usize>,
+}
+
+impl TableOrder {
+    /// The order of `tables`, by their foreign keys and the `links` (child table, parent table)
+    /// between their objects.
+    fn new(tables: &[&'static Table], links: &[(&'static str, &'static str)]) -> TableOrder {
+        let names: Vec<&'static str> = tables.iter().map(|t| t.name).collect();
+        let n = names.len();
+        let index = |name: &str| names.iter().position(|t| *t == name);
+        // edges[i]: the tables table i references (itself excluded).
+        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let references = tables
+            .iter()
+            .enumerate()
+            .flat_map(|(i, table)| table.references().filter_map(move |r| Some((i, index(r)?))));
+        let linked = links
+            .iter()
+            .filter_map(|(child, parent)| Some((index(child)?, index(parent)?)));
+        for (i, j) in references.chain(linked) {
+            if let Some(out) = edges.get_mut(i)
+                && i != j
+                && !out.contains(&j)
+            {
+                out.push(j);
+            }
+        }
+        // reach[i][j]: table i references table j, directly or not.
+        let reach: Vec<Vec<bool>> = (0..n)
+            .map(|start| {
+                let mut seen = vec![false; n];
+                let mut stack = vec![start];
+                while let Some(i) = stack.pop() {
+                    for &j in edges.get(i).into_iter().flatten() {
+                        if let Some(slot) = seen.get_mut(j)
+                            && !*slot
+                        {
+                            *slot = true;
+                            stack.push(j);
+                        }
+                    }
+                }
+                seen
+            })
+            .collect();
+        let reaches =
+            |i: usize, j: usize| reach.get(i).and_then(|r| r.get(j)).copied() == Some(true);
+        let group: Vec<usize> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .find(|&j| j == i || (reaches(i, j) && reaches(j, i)))
+                    .unwrap_or(i)
+            })
+            .collect();
+        // Levels by longest path: groups referenced by no group still to place come first. The
+        // groups form no cycle, so every round places at least one.
+        let mut level = vec![0; n];
+        let mut placed = vec![false; n];
+        for round in 0..n {
+            let ready: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    !placed.get(i).copied().unwrap_or(true)
+                        && (0..n).all(|j| {
+                            group.get(j) == group.get(i)
+                                || !reaches(i, j)
+                                || placed.get(j).copied().unwrap_or(false)
+                        })
+                })
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for &i in &ready {
+                if let Some(slot) = level.get_mut(i) {
+                    *slot = round;
+                }
+            }
+            // Placed only after the whole round, so a group's tables share its level.
+            for i in ready {
+                if let Some(slot) = placed.get_mut(i) {
+                    *slot = true;
+                }
+            }
+        }
+        TableOrder {
+            names,
+            group,
+            level,
+        }
+    }
+
+    /// The group and level of a table.
+    fn of(&self, table: &str) -> (usize, usize) {
+        let i = self.names.iter().position(|t| *t == table).unwrap_or(0);
+        (
+            self.group.get(i).copied().unwrap_or(i),
+            self.level.get(i).copied().unwrap_or(0),
+        )
+    }
+}
+
+/// The distinct tables of some objects, in the order they first appear.
+fn tables_of<'a>(objects: impl Iterator<Item = &'a Arc<dyn ErasedObject>>) -> Vec<&'static Table> {
+    let mut tables: Vec<&'static Table> = Vec::new();
+    for object in objects {
+        let table = object.table();
+        if !tables.iter().any(|t| t.name == table.name) {
+            tables.push(table);
+        }
+    }
+    tables
+}
+
+/// Groups pending objects into INSERT batches: by table level, then, within a group of tables
+/// (a self-referential table), by how many new parents of the group an object has above it.
+/// Objects keep the order they were added in within a batch, so a table's rows are inserted in
+/// that order.
 fn insert_levels(
     pending: &[Arc<dyn ErasedObject>],
 ) -> Result<Vec<Vec<Arc<dyn ErasedObject>>>, OrmError> {
-    let ids: Vec<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
-    let mut level: HashMap<ObjectId, usize> = HashMap::new();
-    fn level_of(
+    let ids: HashSet<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
+    let mut links = Vec::new();
+    for object in pending {
+        for (_, parent) in obj::parent_links(object.as_ref()) {
+            if ids.contains(&parent.object_id()) {
+                links.push((object.table().name, parent.table().name));
+            }
+        }
+    }
+    let order = TableOrder::new(&tables_of(pending.iter()), &links);
+
+    /// The object's rank among the new objects of its table group: 0 without a new parent in
+    /// the group, else one more than its highest such parent.
+    fn rank(
         object: &Arc<dyn ErasedObject>,
-        ids: &[ObjectId],
-        level: &mut HashMap<ObjectId, usize>,
+        ids: &HashSet<ObjectId>,
+        order: &TableOrder,
+        ranks: &mut HashMap<ObjectId, usize>,
         visiting: &mut Vec<ObjectId>,
     ) -> Result<usize, OrmError> {
         let id = object.object_id();
-        if let Some(l) = level.get(&id) {
-            return Ok(*l);
+        if let Some(r) = ranks.get(&id) {
+            return Ok(*r);
         }
         if visiting.contains(&id) {
             return Err(OrmError::usage(format!(
@@ -309,27 +689,26 @@ fn insert_levels(
             )));
         }
         visiting.push(id);
+        let (group, _) = order.of(object.table().name);
         let mut mine = 0;
         for (_, parent) in obj::parent_links(object.as_ref()) {
-            if ids.contains(&parent.object_id()) {
-                mine = mine.max(level_of(&parent, ids, level, visiting)? + 1);
+            if ids.contains(&parent.object_id()) && order.of(parent.table().name).0 == group {
+                mine = mine.max(rank(&parent, ids, order, ranks, visiting)? + 1);
             }
         }
         visiting.pop();
-        level.insert(id, mine);
+        ranks.insert(id, mine);
         Ok(mine)
     }
-    let mut levels: Vec<Vec<Arc<dyn ErasedObject>>> = Vec::new();
+
+    let mut ranks = HashMap::new();
+    let mut batches: BTreeMap<(usize, usize), Vec<Arc<dyn ErasedObject>>> = BTreeMap::new();
     for object in pending {
-        let l = level_of(object, &ids, &mut level, &mut Vec::new())?;
-        while levels.len() <= l {
-            levels.push(Vec::new());
-        }
-        if let Some(group) = levels.get_mut(l) {
-            group.push(object.clone());
-        }
+        let r = rank(object, &ids, &order, &mut ranks, &mut Vec::new())?;
+        let (_, level) = order.of(object.table().name);
+        batches.entry((level, r)).or_default().push(object.clone());
     }
-    Ok(levels)
+    Ok(batches.into_values().collect())
 }
 
 /// `INSERT INTO t (cols) VALUES ($1, ...) RETURNING t.generated` — columns the server generates
@@ -492,35 +871,134 @@ fn association_statement(
     })
 }
 
-/// Deleted objects ordered so rows that reference others go first.
-fn order_deletes(deleted: &[Arc<dyn ErasedObject>]) -> Vec<Arc<dyn ErasedObject>> {
-    let tables: Vec<&'static Table> = deleted.iter().map(|o| o.table()).collect();
-    fn depth(
-        table: &'static Table,
-        tables: &[&'static Table],
-        seen: &mut Vec<&'static str>,
-    ) -> usize {
-        if seen.contains(&table.name) {
-            return 0;
-        }
-        seen.push(table.name);
-        let d = table
-            .references()
-            .filter_map(|name| tables.iter().find(|t| t.name == name))
-            .map(|t| depth(t, tables, seen) + 1)
-            .max()
-            .unwrap_or(0);
-        seen.pop();
-        d
+/// The value the association's column pointing to `table` takes for a row of it.
+fn association_value(
+    key: AssociationKey,
+    table: &'static Table,
+    values: &[Value],
+) -> Option<Value> {
+    let column = key.through.columns.get(key.local)?;
+    let target = column.foreign_key.map(|f| f.column).unwrap_or("id");
+    values
+        .get(table.column_index(target)?)
+        .cloned()
+        .filter(|v| !v.is_null())
+}
+
+/// `DELETE FROM through WHERE through.local IN ($1, ...)`: every association row of some
+/// deleted objects.
+fn association_purge(key: AssociationKey, values: Vec<Value>) -> Option<Statement> {
+    let through = key.through;
+    let local = through.columns.get(key.local)?;
+    let mut out = SqlBuilder::new();
+    out.push("DELETE FROM ")
+        .push_ident(through.name)
+        .push(" WHERE ");
+    Expr::In {
+        expr: Box::new(Expr::Column {
+            table: through.name,
+            column: local.name,
+        }),
+        values: values.into_iter().map(Expr::Value).collect(),
     }
-    let mut keyed: Vec<(usize, usize, Arc<dyn ErasedObject>)> = deleted
+    .write(&mut out);
+    let (sql, params) = out.finish();
+    Some(Statement {
+        sql,
+        params,
+        object: 0,
+        returning: Vec::new(),
+    })
+}
+
+/// Deleted objects (with their rows' values) ordered so rows that reference others go first:
+/// tables by level, highest first; within a group of tables (a self-referential table), a row
+/// before the deleted rows it references, by the values of its foreign keys. Otherwise in the
+/// order they were deleted.
+fn order_deletes(
+    deleted: &[(Arc<dyn ErasedObject>, Vec<Value>)],
+) -> Vec<&(Arc<dyn ErasedObject>, Vec<Value>)> {
+    let order = TableOrder::new(&tables_of(deleted.iter().map(|(o, _)| o)), &[]);
+    // The deleted rows by the value of each column some foreign key references.
+    let mut by_value: HashMap<(&str, &str, String), Vec<usize>> = HashMap::new();
+    let referenced: HashSet<(&str, &str)> = deleted
+        .iter()
+        .flat_map(|(o, _)| o.table().columns.iter())
+        .filter_map(|c| c.foreign_key.map(|f| (f.table, f.column)))
+        .collect();
+    for (n, (object, values)) in deleted.iter().enumerate() {
+        let table = object.table();
+        for (column, value) in table.columns.iter().zip(values) {
+            if !value.is_null() && referenced.contains(&(table.name, column.name)) {
+                by_value
+                    .entry((table.name, column.name, format!("{value:?}")))
+                    .or_default()
+                    .push(n);
+            }
+        }
+    }
+    // What each deleted row references among the deleted rows of its own group.
+    let references: Vec<Vec<usize>> = deleted
         .iter()
         .enumerate()
-        .map(|(n, o)| (depth(o.table(), &tables, &mut Vec::new()), n, o.clone()))
+        .map(|(n, (object, values))| {
+            let table = object.table();
+            let (group, _) = order.of(table.name);
+            let mut out = Vec::new();
+            for (column, value) in table.columns.iter().zip(values) {
+                let Some(fk) = column.foreign_key else {
+                    continue;
+                };
+                if value.is_null() || order.of(fk.table).0 != group {
+                    continue;
+                }
+                let found = by_value.get(&(fk.table, fk.column, format!("{value:?}")));
+                out.extend(found.into_iter().flatten().filter(|&&m| m != n));
+            }
+            out
+        })
         .collect();
-    // Deepest (most dependent) tables first; the order objects were deleted in otherwise.
-    keyed.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    keyed.into_iter().map(|(_, _, o)| o).collect()
+    /// How deep a row is below the deleted rows it references (a cycle counts as the top).
+    fn depth(
+        n: usize,
+        references: &[Vec<usize>],
+        depths: &mut HashMap<usize, usize>,
+        visiting: &mut Vec<usize>,
+    ) -> usize {
+        if let Some(d) = depths.get(&n) {
+            return *d;
+        }
+        if visiting.contains(&n) {
+            return 0;
+        }
+        visiting.push(n);
+        let mut d = 0;
+        for &m in references.get(n).into_iter().flatten() {
+            d = d.max(depth(m, references, depths, visiting) + 1);
+        }
+        visiting.pop();
+        depths.insert(n, d);
+        d
+    }
+    let mut depths = HashMap::new();
+    let mut keyed: Vec<(usize, usize, usize)> = (0..deleted.len())
+        .map(|n| {
+            let level = deleted
+                .get(n)
+                .map(|(o, _)| order.of(o.table().name).1)
+                .unwrap_or(0);
+            (
+                level,
+                depth(n, &references, &mut depths, &mut Vec::new()),
+                n,
+            )
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    keyed
+        .into_iter()
+        .filter_map(|(_, _, n)| deleted.get(n))
+        .collect()
 }
 
 /// Sends statements as one pipelined batch in the session's transaction.

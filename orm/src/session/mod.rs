@@ -7,6 +7,10 @@
 //! *transient* until [`Session::add`] makes it *pending*; a flush inserts it and it becomes
 //! *persistent* (with its generated id); [`Session::delete`] makes it *deleted* until the next
 //! flush, and *detached* after commit; [`Session::expunge`] and [`Session::close`] detach objects.
+//! A detached object keeps what the session knew of its row: added again (to this session or
+//! another) it is persistent, and the changes made to it in the meantime are flushed. An object is
+//! in one session at a time, and a row is one object in a session: [`Session::try_add`] refuses
+//! the rest.
 //!
 //! # The identity map
 //!
@@ -23,24 +27,26 @@
 //! then reloads every object it holds, so afterwards they reflect the database again (the
 //! equivalent of SQLAlchemy's `expire_on_commit`, done eagerly because reading an attribute never
 //! does I/O here; turn it off with [`Session::set_expire_on_commit`]). [`Session::rollback`] rolls
-//! back, forgets pending objects, and restores persistent ones to their database state. A flush
-//! that fails (a NOT NULL or UNIQUE violation) rolls the transaction back at once; the session then
-//! refuses further work until [`Session::rollback`] is called, as SQLAlchemy does.
+//! back, forgets pending objects, and restores persistent ones (deleted ones too) to their
+//! database state, keys and many-to-one links. A flush or a statement that fails (a NOT NULL or
+//! UNIQUE violation, a failed raw query) rolls the transaction back at once; the session then
+//! refuses further work until [`Session::rollback`] is called, as SQLAlchemy does. A COMMIT the
+//! server answers by rolling back is an error, never a silent success.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use pg_wire::Row;
 use pg_wire::pool::PooledClient;
+use pg_wire::{Row, SimpleQueryMessage, TransactionStatus};
 
 use crate::engine::Engine;
 use crate::error::OrmError;
 use crate::expr::Assignment;
 use crate::model::Model;
-use crate::obj::{self, ErasedObject, Obj, ObjectId};
+use crate::obj::{self, ErasedObject, Obj, ObjectId, RowState};
 use crate::query::{ColumnTuple, Select, SelectColumns};
-use crate::relationship::{ManyToOne, OneToMany};
+use crate::relationship::{ChildRelationship, ManyToOne, OneToMany, RelationKey};
 use crate::schema::Table;
 use crate::sql::{SqlBuilder, as_params};
 use crate::value::{ColumnType, Value};
@@ -93,7 +99,8 @@ impl Held {
 struct Record {
     object: Held,
     state: ObjectState,
-    /// The database's values as last loaded or flushed (empty while pending).
+    /// The database's values as last loaded or flushed (empty while pending, and once a flush
+    /// deleted the row).
     snapshot: Vec<Value>,
     /// The database's values when the transaction began; `None` if the row was inserted in it.
     committed: Option<Vec<Value>>,
@@ -134,10 +141,12 @@ impl Store {
         );
     }
 
-    /// Records a loaded row's object as persistent.
-    fn attach_loaded(&mut self, object: Arc<dyn ErasedObject>, values: Vec<Value>, weak: bool) {
-        let key = identity_key(object.table(), &values);
+    /// Records an object with a row as persistent (a loaded one, or a detached one added again):
+    /// `snapshot` is what the row holds.
+    fn attach_loaded(&mut self, object: Arc<dyn ErasedObject>, snapshot: Vec<Value>, weak: bool) {
+        let key = identity_key(object.table(), &snapshot);
         self.next_seq += 1;
+        object.set_row_state(RowState::Stored(None));
         let held = if weak {
             Held::Weak(Arc::downgrade(&object))
         } else {
@@ -149,8 +158,8 @@ impl Store {
             Record {
                 object: held,
                 state: ObjectState::Persistent,
-                committed: Some(values.clone()),
-                snapshot: values,
+                committed: Some(snapshot.clone()),
+                snapshot,
                 key: Some(key),
                 seq: self.next_seq,
             },
@@ -189,6 +198,24 @@ impl Store {
         Ok(object)
     }
 
+    /// The object for a row of a relationship's children, whose model is known only to the
+    /// relationship: the one in the identity map, or a new persistent one.
+    fn child_from_row(
+        &mut self,
+        relationship: &ChildRelationship,
+        row: &Row,
+    ) -> Result<Arc<dyn ErasedObject>, OrmError> {
+        let table = relationship.child();
+        let values = read_values(table, row)?;
+        let key = identity_key(table, &values);
+        if let Some(object) = self.lookup(&key) {
+            return Ok(object);
+        }
+        let object = relationship.new_object(values.clone())?;
+        self.attach_loaded(object.clone(), values, false);
+        Ok(object)
+    }
+
     /// Records in attachment order, with their live objects.
     fn ordered(&self) -> Vec<(ObjectId, Arc<dyn ErasedObject>)> {
         let mut live: Vec<(u64, ObjectId, Arc<dyn ErasedObject>)> = self
@@ -200,12 +227,58 @@ impl Store {
         live.into_iter().map(|(_, id, o)| (id, o)).collect()
     }
 
-    fn forget(&mut self, id: ObjectId) {
-        if let Some(record) = self.records.remove(&id)
-            && let Some(key) = record.key
-            && self.identity.get(&key) == Some(&id)
+    /// Removes an object's record and its identity key.
+    fn remove(&mut self, id: ObjectId) -> Option<Record> {
+        let record = self.records.remove(&id)?;
+        if let Some(key) = &record.key
+            && self.identity.get(key) == Some(&id)
         {
-            self.identity.remove(&key);
+            self.identity.remove(key);
+        }
+        Some(record)
+    }
+
+    /// Takes an object out of the session (detached, or transient if it was pending). It keeps
+    /// what the session knew of its row, so that adding it again, to this session or another,
+    /// flushes the changes made to it in the meantime.
+    fn forget(&mut self, id: ObjectId) {
+        let Some(record) = self.remove(id) else {
+            return;
+        };
+        let Some(object) = record.object.get() else {
+            return;
+        };
+        object.set_row_state(match record.state {
+            ObjectState::Pending | ObjectState::Transient => RowState::New,
+            ObjectState::Deleted if record.snapshot.is_empty() => RowState::Deleted,
+            _ => RowState::Stored(Some(record.snapshot)),
+        });
+    }
+
+    /// Takes every object out of the session (see [`Store::forget`]).
+    fn forget_all(&mut self) {
+        let ids: Vec<ObjectId> = self.records.keys().copied().collect();
+        for id in ids {
+            self.forget(id);
+        }
+        *self = Store::default();
+    }
+
+    /// Maps every persistent object's snapshot key to it, and nothing else.
+    fn rebuild_identity(&mut self) {
+        self.identity.clear();
+        self.records
+            .retain(|_, record| record.object.get().is_some());
+        for (id, record) in &mut self.records {
+            if record.state != ObjectState::Persistent {
+                record.key = None;
+                continue;
+            }
+            if let Some(object) = record.object.get() {
+                let key = identity_key(object.table(), &record.snapshot);
+                self.identity.insert(key.clone(), *id);
+                record.key = Some(key);
+            }
         }
     }
 }
@@ -233,8 +306,17 @@ impl std::fmt::Debug for Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // A transaction left open is rolled back by the pool when the connection comes back.
-        self.conn.take();
+        // A transaction left open is rolled back by the pool when the connection comes back; the
+        // objects then detach with their rows as they were before it.
+        if self.conn.take().is_some() {
+            for record in self.store.records.values_mut() {
+                match &record.committed {
+                    Some(committed) => record.snapshot = committed.clone(),
+                    None => record.state = ObjectState::Pending,
+                }
+            }
+        }
+        self.store.forget_all();
     }
 }
 
@@ -288,37 +370,118 @@ impl Session {
             .ok_or_else(|| OrmError::usage("no connection"))
     }
 
-    /// Runs a statement in the session's transaction and returns its rows.
+    /// Runs a statement in the session's transaction and returns its rows. A statement the
+    /// server fails aborts the transaction: the session then needs [`Session::rollback`].
     pub(crate) async fn run(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, OrmError> {
         let engine = self.engine.clone();
         let client = self.connection().await?;
         let started = Instant::now();
         let rows = client.query(sql, &as_params(params)).await;
         engine.log(sql, params, Some(started));
-        Ok(rows?)
+        match rows {
+            Ok(rows) => Ok(rows),
+            Err(e) => {
+                self.abort_after(&e).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// After a statement of the session's transaction failed: if the server aborted the
+    /// transaction (every server error inside a transaction block does, as does a lost
+    /// connection), rolls it back at once and requires an explicit [`Session::rollback`], as a
+    /// failed flush does. A client-side error (a parameter that could not be encoded) leaves the
+    /// transaction as it was.
+    async fn abort_after(&mut self, error: &pg_wire::Error) {
+        let aborted = self.conn.as_ref().is_some_and(|client| {
+            error.as_db_error().is_some()
+                || error.is_closed()
+                || client.transaction_status() != TransactionStatus::InTransaction
+        });
+        if aborted {
+            self.abort(error.to_string()).await;
+        }
+    }
+
+    /// Rolls the open transaction back now (so its locks go) and marks the session as needing
+    /// [`Session::rollback`] before further use.
+    async fn abort(&mut self, why: String) {
+        if let Some(client) = self.conn.take() {
+            self.engine.log_event("ROLLBACK");
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
+        self.failed = Some(why);
+    }
+
+    /// Sends COMMIT. PostgreSQL answers the COMMIT of a transaction an earlier error aborted
+    /// with a `ROLLBACK` command tag, not an error; that is an error here, and the session then
+    /// needs [`Session::rollback`] (its objects still hold what the lost transaction flushed).
+    async fn send_commit(&mut self, client: PooledClient) -> Result<(), OrmError> {
+        self.engine.log_event("COMMIT");
+        match client.simple_query("COMMIT").await {
+            Ok(messages) => {
+                let rolled_back = messages.iter().any(|m| {
+                    matches!(m, SimpleQueryMessage::CommandComplete(tag) if tag.as_str() == "ROLLBACK")
+                });
+                if rolled_back {
+                    let why = "COMMIT found the transaction aborted by an earlier error; the server rolled it back";
+                    self.failed = Some(why.to_owned());
+                    return Err(OrmError::RolledBack(why.to_owned()));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // The transaction did not commit (a deferred constraint, a lost connection).
+                self.failed = Some(e.to_string());
+                Err(e.into())
+            }
+        }
     }
 
     // ---- objects --------------------------------------------------------------------------------
 
-    /// The state of an object with respect to this session.
+    /// The state of an object with respect to this session: an object it does not hold is
+    /// detached if it has a row (it was loaded or flushed, by this session or another), transient
+    /// otherwise.
     pub fn state<M: Model>(&self, object: &Obj<M>) -> ObjectState {
         match self.store.state_of(object.id()) {
             Some(state) => state,
-            None if object.read().values().iter().enumerate().any(|(i, v)| {
-                M::TABLE.columns.get(i).is_some_and(|c| c.primary_key) && !v.is_null()
-            }) =>
-            {
-                ObjectState::Detached
-            }
-            None => ObjectState::Transient,
+            None => match object.erased().row_state() {
+                RowState::New => ObjectState::Transient,
+                RowState::Stored(_) | RowState::Deleted => ObjectState::Detached,
+            },
         }
     }
 
     /// Adds an object: a transient one becomes pending (inserted at the next flush), along with
     /// the unsaved objects it is related to (its parents and attached children), as SQLAlchemy's
-    /// save-update cascade. A detached object is attached again as persistent.
+    /// save-update cascade. A detached object is attached again as persistent, and the changes
+    /// made to it while it was detached are flushed.
+    ///
+    /// An object that cannot be added is left out: a detached object whose row the session
+    /// already holds as another object, or whose row was deleted, and an object another session
+    /// holds. [`Session::try_add`] says so.
     pub fn add<M: Model>(&mut self, object: &Obj<M>) {
-        self.add_erased(object.erased());
+        if let Err(e) = self.try_add(object) {
+            self.engine
+                .log_event(&format!("add() left an object out: {e}"));
+        }
+    }
+
+    /// Adds an object as [`Session::add`] does, or says why it cannot (as SQLAlchemy raises): a
+    /// detached object whose row is already in the session as another object (one row, one
+    /// object), a detached object whose row was deleted, or an object another session holds
+    /// (expunge it there, or close that session, first).
+    pub fn try_add<M: Model>(&mut self, object: &Obj<M>) -> Result<(), OrmError> {
+        let object = object.erased();
+        if self.store.records.contains_key(&object.object_id()) {
+            return Ok(());
+        }
+        if let Some(why) = self.refusal(object.as_ref()) {
+            return Err(OrmError::usage(why));
+        }
+        self.add_erased(object);
+        Ok(())
     }
 
     /// Adds several objects (see [`Session::add`]).
@@ -328,28 +491,52 @@ impl Session {
         }
     }
 
+    /// Why an object the session does not hold cannot be added, if it cannot.
+    fn refusal(&mut self, object: &dyn ErasedObject) -> Option<String> {
+        let table = object.table();
+        match object.row_state() {
+            RowState::New => None,
+            RowState::Deleted => Some(format!(
+                "this {} object's row was deleted; it cannot be added again (a new object can \
+                 insert the row again)",
+                table.name
+            )),
+            RowState::Stored(None) => Some(format!(
+                "this {} object is in another session; expunge it there or close that session \
+                 first",
+                table.name
+            )),
+            RowState::Stored(Some(snapshot)) => {
+                let key = identity_key(table, &snapshot);
+                self.store.lookup(&key).map(|_| {
+                    format!(
+                        "another {} object with the primary key {} is already in this session; \
+                         a row is one object in a session",
+                        table.name, key.1
+                    )
+                })
+            }
+        }
+    }
+
+    /// Adds an object and, as the save-update cascade, every object it is linked to that the
+    /// session does not hold yet (skipping those that cannot be added).
     fn add_erased(&mut self, object: Arc<dyn ErasedObject>) {
         let mut stack = vec![object];
         while let Some(object) = stack.pop() {
             let id = object.object_id();
-            if self.store.records.contains_key(&id) {
+            if self.store.records.contains_key(&id) || self.refusal(object.as_ref()).is_some() {
                 continue;
             }
-            let values = object.values();
-            let table = object.table();
-            let has_key = table
-                .primary_key()
-                .all(|i| values.get(i).is_some_and(|v| !v.is_null()));
-            let key = identity_key(table, &values);
-            if has_key
-                && !self.store.identity.contains_key(&key)
-                && table.primary_key().next().is_some()
-            {
-                // A detached object (it has its key): persistent again, with its values taken as
-                // the database's.
-                self.store.attach_loaded(object.clone(), values, false);
-            } else {
-                self.store.attach_pending(object.clone());
+            match object.row_state() {
+                // Detached: persistent again, its row as the session last knew it, so the
+                // changes made in the meantime are flushed.
+                RowState::Stored(Some(snapshot)) => {
+                    self.store.attach_loaded(object.clone(), snapshot, false);
+                }
+                // (Refused above.)
+                RowState::Stored(None) | RowState::Deleted => continue,
+                RowState::New => self.store.attach_pending(object.clone()),
             }
             for (_, parent) in obj::parent_links(object.as_ref()) {
                 stack.push(parent);
@@ -364,8 +551,11 @@ impl Session {
     }
 
     /// Marks a persistent object for deletion at the next flush (a pending one is simply
-    /// forgotten). Its loaded children are deleted too when the relationship cascades deletes;
-    /// otherwise their foreign key is set to NULL, as SQLAlchemy does by default.
+    /// forgotten). Its children through the one-to-many relationships its model declares are
+    /// deleted too when the relationship cascades deletes; otherwise their foreign key is set to
+    /// NULL, as SQLAlchemy does by default. Loaded children are handled here; the flush loads the
+    /// others first (one query per relationship). Its many-to-many association rows are deleted
+    /// with it.
     pub fn delete<M: Model>(&mut self, object: &Obj<M>) {
         self.delete_erased(object.erased());
     }
@@ -381,15 +571,26 @@ impl Session {
                 }
                 obj::unlink_all_associations(&object);
                 for (key, child) in obj::children_with_keys(object.as_ref()) {
-                    if obj::cascades_delete(object.as_ref(), key) {
-                        self.delete_erased(child);
-                    } else if self.store.state_of(child.object_id()).is_some() {
-                        obj::unlink_parent(child.as_ref(), key);
-                        let _ = child.set_value(key.column, Value::Null);
-                    }
+                    self.orphan(object.as_ref(), key, child);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// What deleting `parent` does to one of its children through `key`: deletes it too with
+    /// the delete cascade, and otherwise clears its foreign key (an UPDATE at the flush).
+    fn orphan(
+        &mut self,
+        parent: &dyn ErasedObject,
+        key: RelationKey,
+        child: Arc<dyn ErasedObject>,
+    ) {
+        if obj::cascades_delete(parent, key) {
+            self.delete_erased(child);
+        } else if self.store.state_of(child.object_id()).is_some() {
+            obj::unlink_parent(child.as_ref(), key);
+            let _ = child.set_value(key.column, Value::Null);
         }
     }
 
@@ -401,7 +602,7 @@ impl Session {
 
     /// Removes every object from the session.
     pub fn expunge_all(&mut self) {
-        self.store = Store::default();
+        self.store.forget_all();
     }
 
     /// Reloads an object's columns from the database (discarding unflushed changes).
@@ -429,7 +630,8 @@ impl Session {
         Ok(())
     }
 
-    /// Sets an object's columns to the database's values and records them as its snapshot.
+    /// Sets an object's columns to the database's values and records them as its snapshot; its
+    /// many-to-one links follow the foreign keys read.
     fn overwrite(
         &mut self,
         object: Arc<dyn ErasedObject>,
@@ -443,9 +645,47 @@ impl Session {
                 record.snapshot = values;
                 record.state = ObjectState::Persistent;
             }
-            None => self.store.attach_loaded(object, values, false),
+            None => self.store.attach_loaded(object.clone(), values, false),
         }
+        self.restore_links(&object);
         Ok(())
+    }
+
+    /// Makes an object's many-to-one links agree with its foreign key columns (after they were
+    /// read from the database or restored by a rollback): a link to a parent that is not the row
+    /// the foreign key points to is dropped, and replaced by a link to the parent that is, if the
+    /// session holds it.
+    fn restore_links(&mut self, object: &Arc<dyn ErasedObject>) {
+        for (key, stale) in obj::stale_links(object.as_ref()) {
+            obj::unlink(object.as_ref(), key);
+            if let Some(parent) = self.parent_in_session(object.as_ref(), key, stale.table()) {
+                obj::link_loaded(object, key, &parent);
+            }
+        }
+        obj::clear_link_changes(object.as_ref());
+    }
+
+    /// The persistent object of `parent_table` the foreign key `key` of `child` points to, if the
+    /// session holds it (a foreign key to a single-column primary key only).
+    fn parent_in_session(
+        &mut self,
+        child: &dyn ErasedObject,
+        key: RelationKey,
+        parent_table: &'static Table,
+    ) -> Option<Arc<dyn ErasedObject>> {
+        let value = child.values().get(key.column).cloned()?;
+        let target = child.table().columns.get(key.column)?.foreign_key?.column;
+        let mut pk = parent_table.primary_key();
+        let (Some(i), None) = (pk.next(), pk.next()) else {
+            return None;
+        };
+        if value.is_null() || parent_table.columns.get(i)?.name != target {
+            return None;
+        }
+        let mut values = vec![Value::Null; parent_table.columns.len()];
+        *values.get_mut(i)? = value;
+        let parent = self.store.lookup(&identity_key(parent_table, &values))?;
+        (self.store.state_of(parent.object_id()) == Some(ObjectState::Persistent)).then_some(parent)
     }
 
     /// The object for a primary key: from the identity map if it is there, else loaded.
@@ -494,11 +734,7 @@ impl Session {
             Err(e) => {
                 // The transaction is aborted: roll it back now, so its locks go, and require an
                 // explicit rollback() of the session as SQLAlchemy does.
-                if let Some(client) = self.conn.take() {
-                    self.engine.log_event("ROLLBACK");
-                    let _ = client.batch_execute("ROLLBACK").await;
-                }
-                self.failed = Some(e.to_string());
+                self.abort(e.to_string()).await;
                 Err(e)
             }
         }
@@ -517,8 +753,7 @@ impl Session {
     pub async fn commit(&mut self) -> Result<(), OrmError> {
         self.flush().await?;
         if let Some(client) = self.conn.take() {
-            self.engine.log_event("COMMIT");
-            client.batch_execute("COMMIT").await?;
+            self.send_commit(client).await?;
         }
         // The flushed state is now the committed state; deleted objects leave the session.
         let deleted: Vec<ObjectId> = self
@@ -538,8 +773,7 @@ impl Session {
             self.reload_all().await?;
             // The reload ran in a transaction of its own; end it.
             if let Some(client) = self.conn.take() {
-                self.engine.log_event("COMMIT");
-                client.batch_execute("COMMIT").await?;
+                self.send_commit(client).await?;
             }
         }
         Ok(())
@@ -600,44 +834,58 @@ impl Session {
 
     /// Rolls the transaction back: pending objects are forgotten (transient again), objects
     /// inserted in the transaction lose their generated columns and become transient, and
-    /// persistent objects get their database values back.
+    /// persistent objects (deleted ones too) get their database values back, under their
+    /// database key in the identity map, with their many-to-one links following their restored
+    /// foreign keys and their collections listing only objects the session still holds (unflushed
+    /// many-to-many changes are dropped; flushed ones stay listed until the collection is loaded
+    /// again).
     pub async fn rollback(&mut self) -> Result<(), OrmError> {
         if let Some(client) = self.conn.take() {
             self.engine.log_event("ROLLBACK");
             client.batch_execute("ROLLBACK").await?;
         }
         self.failed = None;
+        let mut restored = Vec::new();
         let ids: Vec<ObjectId> = self.store.records.keys().copied().collect();
         for id in ids {
-            let Some(record) = self.store.records.get(&id) else {
+            let Some(record) = self.store.records.get_mut(&id) else {
                 continue;
             };
-            let object = record.object.get();
+            let Some(object) = record.object.get() else {
+                self.store.remove(id);
+                continue;
+            };
             match (&record.committed, record.state) {
                 (_, ObjectState::Pending) | (None, _) => {
-                    if let Some(object) = object {
-                        let table = object.table();
-                        for (i, column) in table.columns.iter().enumerate() {
-                            if column.server_generated() {
-                                let _ = object.set_value(i, Value::Null);
-                            }
+                    let table = object.table();
+                    for (i, column) in table.columns.iter().enumerate() {
+                        if column.server_generated() {
+                            let _ = object.set_value(i, Value::Null);
                         }
                     }
-                    self.store.forget(id);
+                    self.store.remove(id);
+                    object.set_row_state(RowState::New);
                 }
                 (Some(committed), _) => {
                     let committed = committed.clone();
-                    if let Some(object) = object {
-                        for (i, value) in committed.iter().enumerate() {
-                            let _ = object.set_value(i, value.clone());
-                        }
+                    for (i, value) in committed.iter().enumerate() {
+                        let _ = object.set_value(i, value.clone());
                     }
-                    if let Some(record) = self.store.records.get_mut(&id) {
-                        record.snapshot = committed;
-                        record.state = ObjectState::Persistent;
-                    }
+                    record.snapshot = committed;
+                    record.state = ObjectState::Persistent;
+                    object.set_row_state(RowState::Stored(None));
+                    restored.push(object);
                 }
             }
+        }
+        self.store.rebuild_identity();
+        // What stays lists only what stays: not the objects the rollback dropped, nor those
+        // attached since and never flushed.
+        for object in &restored {
+            obj::retain_related(object.as_ref(), |other| {
+                self.store.records.contains_key(&other)
+            });
+            self.restore_links(object);
         }
         Ok(())
     }
@@ -645,7 +893,7 @@ impl Session {
     /// Rolls back any open transaction and detaches every object.
     pub async fn close(&mut self) -> Result<(), OrmError> {
         let result = self.rollback().await;
-        self.store = Store::default();
+        self.store.forget_all();
         result
     }
 
@@ -870,9 +1118,16 @@ impl Session {
         self.autoflush().await?;
         let (sql, params) = query.sql();
         let rows = self.run(&sql, &params).await?;
-        rows.iter()
-            .map(|row| self.object_from_row::<M>(row, false))
-            .collect()
+        let mut objects = Vec::with_capacity(rows.len());
+        let mut seen = HashSet::new();
+        for row in &rows {
+            let object = self.object_from_row::<M>(row, false)?;
+            // A join repeats an object once per matching row: keep its first.
+            if !query.has_joins() || seen.insert(object.id()) {
+                objects.push(object);
+            }
+        }
+        Ok(objects)
     }
 
     /// The first object of a query (`LIMIT 1`), or `None`.
@@ -905,7 +1160,12 @@ impl Session {
         &mut self,
         query: &Select<M>,
     ) -> Result<Option<Obj<M>>, OrmError> {
-        let limited = query.clone().limit(2);
+        // Two rows tell "several" from "one", unless a join can repeat one object.
+        let limited = if query.has_joins() {
+            query.clone()
+        } else {
+            query.clone().limit(2)
+        };
         let mut objects = self.all(&limited).await?;
         if objects.len() > 1 {
             return Err(OrmError::MultipleRows(format!(
@@ -999,14 +1259,31 @@ impl Session {
             engine,
             conn,
             store,
+            failed,
             ..
         } = self;
         let client = conn
             .as_ref()
             .ok_or_else(|| OrmError::usage("no connection"))?;
         engine.log(&sql, &params, None);
-        let rows = client.query_raw(sql.as_str(), &as_params(&params)).await?;
-        Ok(ObjectStream::new(rows, store))
+        match client.query_raw(sql.as_str(), &as_params(&params)).await {
+            Ok(rows) => Ok(ObjectStream::new(
+                rows,
+                store,
+                !query.clauses.joins.is_empty(),
+            )),
+            Err(e) => {
+                // As `abort_after`, except that the connection stays borrowed here: the
+                // transaction is rolled back by the rollback() the session now requires.
+                if e.as_db_error().is_some()
+                    || e.is_closed()
+                    || client.transaction_status() != TransactionStatus::InTransaction
+                {
+                    *failed = Some(e.to_string());
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// Updates the rows a query finds (`UPDATE ... SET ... WHERE ...`, one statement), and brings
@@ -1041,7 +1318,7 @@ impl Session {
             let name = M::TABLE.columns.get(*i).map(|c| c.name).unwrap_or("");
             out.push_ident(name).push("=").push_bind(value.clone());
         }
-        query.clauses.write_where(&mut out);
+        query.clauses.write_bulk(" FROM ", &mut out);
         out.push(" RETURNING ");
         let pk: Vec<usize> = M::TABLE.primary_key().collect();
         for (n, i) in pk.iter().enumerate() {
@@ -1086,7 +1363,7 @@ impl Session {
         self.autoflush().await?;
         let mut out = SqlBuilder::new();
         out.push("DELETE FROM ").push_ident(M::TABLE.name);
-        query.clauses.write_where(&mut out);
+        query.clauses.write_bulk(" USING ", &mut out);
         out.push(" RETURNING ");
         let pk: Vec<usize> = M::TABLE.primary_key().collect();
         for (n, i) in pk.iter().enumerate() {
@@ -1116,6 +1393,9 @@ impl Session {
                 // Gone from the database already: nothing left to flush for it.
                 record.state = ObjectState::Deleted;
                 record.snapshot.clear();
+                if let Some(object) = record.object.get() {
+                    object.set_row_state(RowState::Deleted);
+                }
                 self.store.identity.remove(&key);
             }
         }

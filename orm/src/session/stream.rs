@@ -1,10 +1,11 @@
 //! Lazy iteration over a query's objects.
 
+use std::collections::HashSet;
 use std::marker::PhantomData;
 
 use pg_wire::RowStream;
 
-use super::Store;
+use super::{IdentityKey, Store, identity_key};
 use crate::error::OrmError;
 use crate::model::Model;
 use crate::obj::Obj;
@@ -13,6 +14,8 @@ use crate::obj::Obj;
 pub struct ObjectStream<'s, M> {
     rows: RowStream<'s>,
     store: &'s mut Store,
+    /// The objects handed out so far, for a query with joins (whose rows can repeat an object).
+    seen: Option<HashSet<IdentityKey>>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -25,20 +28,38 @@ impl<M> std::fmt::Debug for ObjectStream<'_, M> {
 }
 
 impl<'s, M: Model> ObjectStream<'s, M> {
-    pub(crate) fn new(rows: RowStream<'s>, store: &'s mut Store) -> ObjectStream<'s, M> {
+    /// A stream of the query's rows as objects; with `dedupe`, an object comes once, at its
+    /// first row.
+    pub(crate) fn new(
+        rows: RowStream<'s>,
+        store: &'s mut Store,
+        dedupe: bool,
+    ) -> ObjectStream<'s, M> {
         ObjectStream {
             rows,
             store,
+            seen: dedupe.then(HashSet::new),
             _model: PhantomData,
         }
     }
 
     /// The next object, `None` at the end.
     pub async fn next(&mut self) -> Option<Result<Obj<M>, OrmError>> {
-        let row = match self.rows.next().await? {
-            Ok(row) => row,
-            Err(e) => return Some(Err(e.into())),
-        };
-        Some(self.store.object_from_row(&row, true))
+        loop {
+            let row = match self.rows.next().await? {
+                Ok(row) => row,
+                Err(e) => return Some(Err(e.into())),
+            };
+            let object = match self.store.object_from_row::<M>(&row, true) {
+                Ok(object) => object,
+                Err(e) => return Some(Err(e)),
+            };
+            if let Some(seen) = &mut self.seen
+                && !seen.insert(identity_key(M::TABLE, &object.read().values()))
+            {
+                continue;
+            }
+            return Some(Ok(object));
+        }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! - `Author` (`authors`): the tutorial's author, `email` unique; `Author::ARTICLES` is a
 //!   one-to-many to `Article` with the backref `Article::AUTHOR` (no delete cascade: deleting an
-//!   author sets its loaded articles' `author_id` to NULL).
+//!   author sets its articles' `author_id` to NULL, loading them if need be).
 //! - `Article` (`articles`): the tutorial's article plus `views` and a server-defaulted `status`;
 //!   `Article::COMMENTS` is a one-to-many to `Comment` with the backref `Comment::ARTICLE` and
 //!   `cascade_delete` (SQLAlchemy's `cascade="all, delete-orphan"`).
@@ -13,6 +13,8 @@
 //!   to `authors` declared from the child side with `belongs_to` (`Comment::COMMENTER`).
 //! - `Node` (`nodes`): a self-referential tree, `Node::CHILDREN` / `Node::PARENT`, cascading
 //!   deletes.
+//! - `Tag` (`tags`): related to articles many-to-many through the association model `ArticleTag`
+//!   (`article_tags`): `Article::TAGS`, with the backref `Tag::ARTICLES`.
 //!
 //! Counting statements: the server has no `pg_stat_statements` here, and the engine's echo goes to
 //! standard error only. The tests count *table scans* instead, with `pg_stat_xact_user_tables`:
@@ -51,6 +53,14 @@ pub struct Author {
 
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 #[orm(table = "articles")]
+#[orm(many_to_many(
+    name = "tags",
+    target = Tag,
+    through = ArticleTag,
+    foreign_key = article_id,
+    remote = tag_id,
+    backref = "articles"
+))]
 #[orm(relationship(
     name = "comments",
     target = Comment,
@@ -108,16 +118,41 @@ pub struct Node {
     pub parent_id: Option<i32>,
 }
 
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "tags")]
+pub struct Tag {
+    #[orm(primary_key)]
+    pub id: Option<i32>,
+    #[orm(length = 50, unique)]
+    pub name: String,
+}
+
+#[derive(Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "article_tags")]
+pub struct ArticleTag {
+    #[orm(primary_key, foreign_key = "articles.id")]
+    pub article_id: i32,
+    #[orm(primary_key, foreign_key = "tags.id")]
+    pub tag_id: i32,
+}
+
 /// An engine on a fresh database holding the tables of every model.
 pub async fn engine() -> Engine {
     let server = TestServer::shared(AuthMethod::Trust);
     let db = server.fresh_database().await.unwrap();
     let conninfo = server.connection_string(server.superuser(), None, &db, false);
     let engine = orm::create_engine(&conninfo).unwrap();
-    Metadata::new(&[Node::TABLE, Comment::TABLE, Article::TABLE, Author::TABLE])
-        .create_all(&engine.pool().get().await.unwrap())
-        .await
-        .unwrap();
+    Metadata::new(&[
+        Node::TABLE,
+        Comment::TABLE,
+        Article::TABLE,
+        Author::TABLE,
+        Tag::TABLE,
+        ArticleTag::TABLE,
+    ])
+    .create_all(&engine.pool().get().await.unwrap())
+    .await
+    .unwrap();
     engine
 }
 
@@ -147,6 +182,13 @@ pub fn article(slug: &str, title: &str) -> Obj<Article> {
 pub fn comment(body: &str) -> Obj<Comment> {
     Obj::new(Comment {
         body: body.into(),
+        ..Default::default()
+    })
+}
+
+pub fn tag(name: &str) -> Obj<Tag> {
+    Obj::new(Tag {
+        name: name.into(),
         ..Default::default()
     })
 }
