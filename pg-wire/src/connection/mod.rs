@@ -670,9 +670,22 @@ impl Connection {
     /// returns a receiver for its responses once both are done.
     pub(crate) async fn send<'c>(&'c self, ticket: Ticket<'c>) -> Result<Receiver<'c>, Error> {
         let end = ticket.end;
+        if self.others_outstanding(ticket.id) {
+            // Requests are in flight, so this one waits for their answers anyway: let the other
+            // tasks that are about to issue requests queue theirs first, so that one write
+            // carries them all (many tasks pipelining on one connection would otherwise make one
+            // system call per request). A lone request is written at once.
+            tokio::task::yield_now().await;
+        }
         let (written, received) = tokio::join!(self.write_until(end), self.receive(ticket));
         written?;
         received
+    }
+
+    /// Whether requests other than ticket `id` are waiting for answers.
+    fn others_outstanding(&self, id: u64) -> bool {
+        let core = self.lock_core();
+        core.slots.len() > 1 || core.serving != id
     }
 
     /// Waits for the ticket's turn, draining abandoned requests ahead of it, and returns a receiver
