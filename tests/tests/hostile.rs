@@ -484,7 +484,7 @@ async fn length_of_a_gibibyte_or_more_is_refused_naming_the_limit() {
         for via in VIAS {
             for (tag, limit) in [
                 (b'D', DEFAULT_LIMIT),
-                (b'A', DEFAULT_LIMIT),
+                (b'A', SMALL_LIMIT),
                 (b'N', ERROR_LIMIT),
             ] {
                 for len in [1 << 30, i32::MAX] {
@@ -2277,11 +2277,6 @@ async fn parameter_flood(transport: Transport, at_startup: bool) {
 }
 
 #[tokio::test]
-#[ignore = "BUG: every ParameterStatus name is kept for the life of the connection, without bound: \
-            100,000 distinct names of 1 kB grow the client by 85-105 MiB (client.parameters() holds \
-            100,002 entries). Likely cause: Connection::dispatch_async (pg-wire/src/connection/mod.rs) \
-            inserts each ParameterStatus into `parameters` unconditionally, as does the startup state \
-            machine (proto/startup.rs, State::AwaitingReady); no cap on the count or total size"]
 async fn parameter_status_flood_with_new_names_keeps_memory_bounded() {
     on_both(async |transport| {
         parameter_flood(transport, true).await;
@@ -2291,10 +2286,6 @@ async fn parameter_status_flood_with_new_names_keeps_memory_bounded() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: notifications nobody takes are bounded by count (10,000) but not by size: 2,000 \
-            notifications of 64 kB in one result grow the client by ~128 MiB, and 10,000 of up to \
-            256 MiB each would be kept. Likely cause: MAX_QUEUED_NOTIFICATIONS in \
-            pg-wire/src/connection/mod.rs (dispatch_async) caps the queue's length only"]
 async fn notification_flood_nobody_takes_keeps_memory_bounded() {
     const NOTIFICATIONS: usize = 2_000;
     const BOUND: u64 = 64 * 1024 * 1024;
@@ -2335,11 +2326,6 @@ async fn notification_flood_nobody_takes_keeps_memory_bounded() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: CancelToken::cancel waits without limit when the server accepts the cancel \
-            connection and neither answers nor closes it (still waiting after 10 s, with \
-            connect_timeout=2). Likely cause: pg-wire/src/client/cancel.rs reads the cancel socket \
-            until end-of-file with no deadline, and the token carries no connect_timeout (neither \
-            for connecting nor for that wait)"]
 async fn cancel_token_gives_up_on_a_server_that_holds_the_cancel_connection() {
     on_both(async |transport| {
         let what = format!("held cancel connection ({transport})");

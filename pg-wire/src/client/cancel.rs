@@ -3,6 +3,7 @@
 //! in 3.2).
 
 use std::io;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
@@ -33,7 +34,13 @@ use crate::proto::frontend;
 pub struct CancelToken {
     target: Target,
     key: Option<BackendKeyData>,
+    /// Bounds connecting for the cancel request and waiting for the server to close it.
+    connect_timeout: Option<Duration>,
 }
+
+/// How long [`CancelToken::cancel`] waits for the server to close the cancel connection when no
+/// `connect_timeout` is set.
+const DEFAULT_CANCEL_WAIT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for CancelToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,12 +52,22 @@ impl std::fmt::Debug for CancelToken {
 }
 
 impl CancelToken {
-    pub(crate) fn new(target: Target, key: Option<BackendKeyData>) -> CancelToken {
-        CancelToken { target, key }
+    pub(crate) fn new(
+        target: Target,
+        key: Option<BackendKeyData>,
+        connect_timeout: Option<Duration>,
+    ) -> CancelToken {
+        CancelToken {
+            target,
+            key,
+            connect_timeout,
+        }
     }
 
     /// Sends the cancel request and waits until the server has taken it (it closes the socket
-    /// once the signal is on its way to the session).
+    /// once the signal is on its way to the session). Connecting is bounded by the client's
+    /// `connect_timeout` (a timeout error); the wait for the server to close by the same limit,
+    /// or 10 seconds without one, after which the request counts as sent.
     pub async fn cancel(&self) -> Result<(), Error> {
         let Some(key) = &self.key else {
             return Err(Error::usage(
@@ -60,7 +77,15 @@ impl CancelToken {
         let mut message = BytesMut::new();
         frontend::cancel_request(&mut message, key.process_id, &key.secret_key)
             .map_err(Error::encode)?;
-        let (mut read_half, mut write_half) = net::connect(&self.target).await?;
+        let connecting = net::connect(&self.target);
+        let (mut read_half, mut write_half) = match self.connect_timeout {
+            None => connecting.await?,
+            Some(limit) => tokio::time::timeout(limit, connecting).await.map_err(|_| {
+                Error::timeout(format!(
+                    "could not connect to send the cancel request within connect_timeout ({limit:?})"
+                ))
+            })??,
+        };
         while !message.is_empty() {
             let n = write_half
                 .write_buf(&mut message)
@@ -74,13 +99,19 @@ impl CancelToken {
             }
         }
         // The server answers nothing and closes the connection after signalling the session;
-        // waiting for that makes the cancel take effect before this returns.
+        // waiting for that makes the cancel take effect before this returns. A server that
+        // keeps it open is given up on after the wait: the request was delivered.
         let mut sink = [0u8; 64];
-        loop {
-            match read_half.read(&mut sink).await {
-                Ok(0) | Err(_) => return Ok(()),
-                Ok(_) => {}
+        let closed = async {
+            loop {
+                match read_half.read(&mut sink).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
             }
-        }
+        };
+        let wait = self.connect_timeout.unwrap_or(DEFAULT_CANCEL_WAIT);
+        let _ = tokio::time::timeout(wait, closed).await;
+        Ok(())
     }
 }

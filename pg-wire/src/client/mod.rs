@@ -57,6 +57,8 @@ pub struct Client {
     cache: Mutex<StatementCache>,
     named_statements: bool,
     query_timeout: Mutex<Option<Duration>>,
+    /// `connect_timeout`, which also bounds a cancel request's connection.
+    connect_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Client {
@@ -141,6 +143,7 @@ impl Client {
             cache: Mutex::new(StatementCache::new(config.get_statement_cache_capacity())),
             named_statements: config.get_named_statements(),
             query_timeout: Mutex::new(config.get_query_timeout()),
+            connect_timeout: config.effective_connect_timeout(),
         })
     }
 
@@ -591,7 +594,11 @@ impl Client {
 
     /// A token that cancels the query running on this connection, from any task.
     pub fn cancel_token(&self) -> CancelToken {
-        CancelToken::new(self.conn.target().clone(), self.conn.backend_key().cloned())
+        CancelToken::new(
+            self.conn.target().clone(),
+            self.conn.backend_key().cloned(),
+            self.connect_timeout,
+        )
     }
 
     /// The LISTEN notifications of this connection as a stream; it also reads from the socket

@@ -61,17 +61,20 @@ const COALESCE: usize = 64 * 1024;
 /// A callback for NoticeResponse messages (warnings and notices the server sends).
 pub type NoticeHandler = Arc<dyn Fn(&DbError) + Send + Sync>;
 
-/// The default notice handler: one line on standard error, as psql prints notices.
 /// Why a COPY FROM STDIN run through the extended protocol is refused.
 pub(crate) const EXTENDED_COPY_IN: &str =
     "COPY ... FROM STDIN cannot run through query or execute; use Client::copy_in";
 
+/// The default notice handler: one line on standard error, as psql prints notices.
 pub(crate) fn log_notice(notice: &DbError) {
     eprintln!("{}:  {}", notice.severity(), notice.message());
 }
 
 /// The most notifications kept while nobody takes them; older ones are dropped first.
 const MAX_QUEUED_NOTIFICATIONS: usize = 10_000;
+/// The most bytes of channel names and payloads kept while nobody takes them; older
+/// notifications are dropped first.
+const MAX_QUEUED_NOTIFICATION_BYTES: usize = 16 * 1024 * 1024;
 
 /// One open session: the socket halves, the outbox and the turn bookkeeping.
 pub(crate) struct Connection {
@@ -156,7 +159,48 @@ pub(crate) struct Writer {
 /// Notifications received and not yet taken, and the task waiting for them.
 struct NotificationQueue {
     queue: VecDeque<Notification>,
+    /// The bytes of channel names and payloads in `queue`.
+    bytes: usize,
+    /// Whether notifications were dropped since the queue was last emptied (warned once).
+    dropped: bool,
     waker: Option<Waker>,
+}
+
+impl NotificationQueue {
+    /// Queues a notification, dropping the oldest ones beyond the limits of count and size.
+    fn push(&mut self, notification: Notification) {
+        self.bytes += notification_size(&notification);
+        self.queue.push_back(notification);
+        while self.queue.len() > MAX_QUEUED_NOTIFICATIONS
+            || self.bytes > MAX_QUEUED_NOTIFICATION_BYTES
+        {
+            let Some(oldest) = self.queue.pop_front() else {
+                break;
+            };
+            self.bytes = self.bytes.saturating_sub(notification_size(&oldest));
+            if !self.dropped {
+                self.dropped = true;
+                eprintln!(
+                    "WARNING:  pg-wire: notifications arrive faster than they are taken; the oldest are dropped"
+                );
+            }
+        }
+    }
+
+    /// Takes the oldest notification.
+    fn pop(&mut self) -> Option<Notification> {
+        let notification = self.queue.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(notification_size(&notification));
+        if self.queue.is_empty() {
+            self.dropped = false;
+        }
+        Some(notification)
+    }
+}
+
+/// What a queued notification counts against [`MAX_QUEUED_NOTIFICATION_BYTES`].
+fn notification_size(notification: &Notification) -> usize {
+    notification.channel.len() + notification.payload.len()
 }
 
 /// Cuts the outbox back to where a request began encoding unless the request completed: on an
@@ -424,6 +468,8 @@ impl Connection {
             notice_handler: RwLock::new(Arc::new(log_notice)),
             notifications: Mutex::new(NotificationQueue {
                 queue: VecDeque::new(),
+                bytes: 0,
+                dropped: false,
                 waker: None,
             }),
             backend_key: session.backend_key,
@@ -921,24 +967,25 @@ impl Connection {
             }
             BackendMessage::NotificationResponse(notification) => {
                 let mut notifications = self.lock_notifications();
-                if notifications.queue.len() >= MAX_QUEUED_NOTIFICATIONS {
-                    notifications.queue.pop_front();
-                }
-                notifications.queue.push_back(notification);
+                notifications.push(notification);
                 if let Some(waker) = notifications.waker.take() {
                     waker.wake();
                 }
                 Ok(None)
             }
             BackendMessage::ParameterStatus(status) => {
-                if let Err(e) = startup::check_parameter(&status.name, &status.value) {
-                    return Err(self.fail(Error::protocol(e)));
+                let recorded = startup::record_parameter(
+                    &mut self
+                        .parameters
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    status.name,
+                    status.value,
+                );
+                match recorded {
+                    Ok(()) => Ok(None),
+                    Err(e) => Err(self.fail(Error::protocol(e))),
                 }
-                self.parameters
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(status.name, status.value);
-                Ok(None)
             }
             other => Ok(Some(other)),
         }
@@ -962,7 +1009,7 @@ impl Connection {
         loop {
             {
                 let mut notifications = self.lock_notifications();
-                if let Some(notification) = notifications.queue.pop_front() {
+                if let Some(notification) = notifications.pop() {
                     return Poll::Ready(Some(notification));
                 }
                 // Registered before checking the socket, so a notification dispatched by a
@@ -1148,6 +1195,9 @@ impl Connection {
     }
 
     pub(crate) fn take_notifications(&self) -> Vec<Notification> {
-        self.lock_notifications().queue.drain(..).collect()
+        let mut notifications = self.lock_notifications();
+        notifications.bytes = 0;
+        notifications.dropped = false;
+        notifications.queue.drain(..).collect()
     }
 }

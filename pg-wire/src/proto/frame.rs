@@ -82,13 +82,14 @@ impl FrameDecoder {
             | tag::COPY_OUT_RESPONSE
             | tag::COPY_BOTH_RESPONSE
             | tag::NEGOTIATE_PROTOCOL_VERSION
+            // A NOTIFY payload is shorter than 8000 bytes, a channel name at most 63.
+            | tag::NOTIFICATION_RESPONSE
             | tag::PARAMETER_STATUS => SMALL_MESSAGE_LIMIT,
             tag::ERROR_RESPONSE | tag::NOTICE_RESPONSE => {
                 self.max_message_size.min(ERROR_MESSAGE_LIMIT)
             }
             tag::COPY_DATA
             | tag::DATA_ROW
-            | tag::NOTIFICATION_RESPONSE
             | tag::PARAMETER_DESCRIPTION
             | tag::ROW_DESCRIPTION => self.max_message_size,
             _ => return None,

@@ -329,8 +329,7 @@ impl Startup {
                 BackendMessage::Authentication(Authentication::Ok),
             ) => Err(AuthError::OkBeforeScramCompleted.into()),
             (State::AwaitingReady, BackendMessage::ParameterStatus(status)) => {
-                check_parameter(&status.name, &status.value)?;
-                self.parameters.insert(status.name, status.value);
+                record_parameter(&mut self.parameters, status.name, status.value)?;
                 self.state = State::AwaitingReady;
                 Ok(Step::Continue)
             }
@@ -507,6 +506,27 @@ impl Startup {
             auth_method: self.auth_method,
         })
     }
+}
+
+/// The most distinct run-time parameters a server may report. PostgreSQL reports a few dozen;
+/// the cap keeps a hostile server from growing the client's map without bound.
+pub const MAX_PARAMETERS: usize = 1024;
+
+/// Checks a ParameterStatus (see [`check_parameter`]) and records it in `parameters`, refusing
+/// a new name beyond [`MAX_PARAMETERS`].
+pub fn record_parameter(
+    parameters: &mut HashMap<String, String>,
+    name: String,
+    value: String,
+) -> Result<(), ProtocolError> {
+    check_parameter(&name, &value)?;
+    if parameters.len() >= MAX_PARAMETERS && !parameters.contains_key(&name) {
+        return Err(ProtocolError::Refused(format!(
+            "the server reported more than {MAX_PARAMETERS} distinct run-time parameters"
+        )));
+    }
+    parameters.insert(name, value);
+    Ok(())
 }
 
 /// Refuses a session whose client encoding is not UTF-8: its bytes would be handed out as text.
