@@ -64,4 +64,5 @@ mod server;
 mod sql;
 
 pub use error::HarnessError;
+pub use server::ShutdownMode;
 pub use server::{AuthMethod, TestServer};
