@@ -68,4 +68,5 @@ mod server;
 mod sql;
 
 pub use error::HarnessError;
+pub use server::ShutdownMode;
 pub use server::{AuthMethod, TestServer};

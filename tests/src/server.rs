@@ -602,6 +602,106 @@ impl TestServer {
     }
 }
 
+/// How `pg_ctl` shuts a server down (its `-m` option), for [`TestServer::stop`] and
+/// [`TestServer::restart`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShutdownMode {
+    /// `smart`: waits for every client to disconnect.
+    Smart,
+    /// `fast`: terminates the sessions (each gets a FATAL 57P01 error), then shuts down cleanly.
+    Fast,
+    /// `immediate`: kills the server processes at once; the next start runs crash recovery.
+    Immediate,
+}
+
+impl ShutdownMode {
+    /// The mode's name for `pg_ctl -m`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ShutdownMode::Smart => "smart",
+            ShutdownMode::Fast => "fast",
+            ShutdownMode::Immediate => "immediate",
+        }
+    }
+}
+
+impl fmt::Display for ShutdownMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
+/// Stopping and starting a server that was started before, for fault-injection tests. These block
+/// (they wait for `pg_ctl`); call them from `tokio::task::spawn_blocking` in async tests. Meant for
+/// a private server ([`TestServer::start`]): stopping a shared one breaks every other test using it.
+impl TestServer {
+    /// Stops the server with `pg_ctl stop -m <mode>`, waiting until it has exited. Its directory,
+    /// data and port are kept for [`TestServer::start_again`].
+    ///
+    /// # Errors
+    ///
+    /// If `pg_ctl` fails (the server was not running, or did not stop within its timeout).
+    pub fn stop(&self, mode: ShutdownMode) -> Result<(), HarnessError> {
+        let mut pg_ctl = self.server_command("pg_ctl");
+        pg_ctl.arg("stop").arg("-D").arg(&self.data_dir).args([
+            "-m",
+            mode.keyword(),
+            "-w",
+            "-t",
+            PG_CTL_TIMEOUT,
+            "-s",
+        ]);
+        self.run(pg_ctl, &format!("pg_ctl stop -m {mode}"))
+    }
+
+    /// Starts a stopped server again on the same port and socket, waiting until it accepts
+    /// connections (after crash recovery, if it was stopped with [`ShutdownMode::Immediate`]).
+    ///
+    /// # Errors
+    ///
+    /// If `pg_ctl start` fails (the server is running already, or the port was taken meanwhile);
+    /// the error quotes the server log's tail.
+    pub fn start_again(&self) -> Result<(), HarnessError> {
+        let log = self.log_path();
+        let mut pg_ctl = self.server_command("pg_ctl");
+        pg_ctl
+            .arg("start")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", PG_CTL_TIMEOUT, "-s"]);
+        self.run(pg_ctl, "pg_ctl start (again)")
+            .map_err(|e| e.with_detail("server log (tail)", &log_tail(&log)))
+    }
+
+    /// Restarts the server with `pg_ctl restart -m <mode>` (same port and socket), waiting until
+    /// it accepts connections again.
+    ///
+    /// # Errors
+    ///
+    /// If `pg_ctl` fails; the error quotes the server log's tail.
+    pub fn restart(&self, mode: ShutdownMode) -> Result<(), HarnessError> {
+        let log = self.log_path();
+        let mut pg_ctl = self.server_command("pg_ctl");
+        pg_ctl
+            .arg("restart")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(&log)
+            .args(["-m", mode.keyword(), "-w", "-t", PG_CTL_TIMEOUT, "-s"]);
+        self.run(pg_ctl, &format!("pg_ctl restart -m {mode}"))
+            .map_err(|e| e.with_detail("server log (tail)", &log_tail(&log)))
+    }
+
+    /// Whether the postmaster is running: its `postmaster.pid` exists (it is removed on a clean
+    /// exit, and by the next start after a crash).
+    pub fn is_running(&self) -> bool {
+        self.data_dir.join("postmaster.pid").exists()
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if self.data_dir.join("postmaster.pid").exists() {
