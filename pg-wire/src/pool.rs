@@ -452,6 +452,15 @@ impl Pool {
                 shared: &self.shared,
                 conn: Some(idle.conn),
             };
+            // What the server sent while the connection sat idle (a FATAL error and the end of
+            // the stream of a terminated backend) is read without waiting: a dead connection is
+            // discarded without a round trip.
+            if let Some(conn) = &candidate.conn {
+                conn.client.connection().read_idle_input();
+                if conn.client.is_closed() {
+                    continue;
+                }
+            }
             if test {
                 let Some(conn) = &candidate.conn else {
                     continue;

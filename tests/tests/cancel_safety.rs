@@ -823,12 +823,6 @@ async fn begin_dropped_on_a_pooled_connection_never_comes_back_in_a_transaction(
 // Catches: a plain client whose `transaction()` future was dropped after BEGIN was sent staying
 // inside that transaction (the user never got a Transaction to roll back).
 #[tokio::test]
-#[ignore = "BUG: a `Client::transaction()` future dropped after its first poll (BEGIN written, \
-            reply not read) leaves the connection inside that transaction: the next query runs in \
-            it (transaction_status InTransaction, now() <> statement_timestamp()) and nothing ever \
-            rolls it back. Likely cause: TransactionBuilder::start sends BEGIN with batch_execute \
-            and only builds the Transaction (whose Drop queues ROLLBACK) after the reply, so a \
-            dropped start abandons the BEGIN ticket with no ROLLBACK queued behind it"]
 async fn begin_dropped_on_a_client_never_leaves_it_in_a_transaction() {
     sweep_client_only(Kind {
         name: "transaction() (BEGIN)",

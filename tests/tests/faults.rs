@@ -430,11 +430,6 @@ async fn a_copy_in_whose_backend_is_terminated_fails_and_copies_nothing() {
 // Catches: the server's reason (FATAL 57P01) lost when a COPY FROM STDIN's backend is
 // terminated: the user sees only "broken pipe".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: a COPY FROM STDIN whose backend is terminated fails with a bare Io error \
-            (could not write to the server: Broken pipe) without the server's FATAL 57P01, which \
-            is already in the socket. Likely cause: Connection::write_failed looks for it with \
-            pending_fatal_error, which needs reader.try_lock(), but the CopyInWriter's Receiver \
-            holds the reader for the whole COPY, so the lookup always fails during COPY"]
 async fn a_copy_in_whose_backend_is_terminated_reports_57p01() {
     bounded(async {
         for tcp in [false, true] {
@@ -513,12 +508,6 @@ async fn a_copy_out_whose_backend_is_terminated_fails() {
 
 // Catches: the server's FATAL 57P01 lost when it arrives in the middle of a COPY TO STDOUT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: a COPY TO STDOUT whose backend is terminated fails with a bare Io error (the \
-            server closed the connection unexpectedly: end of stream); the FATAL 57P01 the server \
-            sent before closing is dropped. Likely cause: CopyOutStream::poll_chunk stores the \
-            ErrorResponse in self.error, then returns the read error alone when the stream ends, \
-            where RowStream and SimpleQueryStream return the server error with the read error as \
-            its cause"]
 async fn a_copy_out_whose_backend_is_terminated_reports_57p01() {
     bounded(async {
         for tcp in [false, true] {
@@ -620,13 +609,6 @@ async fn a_pool_testing_every_checkout_replaces_a_connection_terminated_while_id
 // Catches: a pool with default settings handing out a connection whose backend was terminated
 // while it sat idle, though the server had already said so (FATAL 57P01, end of stream).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: with default settings, the pool hands out a connection whose backend was \
-            terminated while it sat idle in the pool: its first query fails (FATAL 57P01: could \
-            not write to the server: Broken pipe) though the FATAL error and end of stream were \
-            already in the socket. Likely cause: Pool::checkout tests an idle connection only \
-            after test_after_idle (5 s), and Shared::expired looks only at Client::is_closed, which \
-            stays false until something reads the socket; a non-blocking read of what the idle \
-            socket holds (as Connection::poll_idle_read does) would catch it without a round trip"]
 async fn a_pool_replaces_a_connection_terminated_while_idle() {
     bounded(async {
         let setup = setup(false).await;

@@ -135,9 +135,7 @@ impl<'c> CopyInWriter<'c> {
 
     /// Sends everything written so far.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        self.frame_buffer()?;
-        let writer = self.writer()?;
-        std::future::poll_fn(|cx| writer.poll_write_direct(cx)).await
+        std::future::poll_fn(|cx| self.poll_send(cx)).await
     }
 
     /// Feeds the COPY from a stream of chunks. If the stream yields an error, the COPY is aborted
@@ -167,7 +165,9 @@ impl<'c> CopyInWriter<'c> {
     pub async fn finish(mut self) -> Result<u64, Error> {
         self.flush().await?;
         let writer = self.writer()?;
-        writer.end_copy(None).await?;
+        if let Err(e) = writer.end_copy(None).await {
+            return Err(self.receiver.explain_io_error(e));
+        }
         if let Some(writer) = self.writer.take() {
             writer.release();
         }
@@ -233,9 +233,14 @@ impl tokio::io::AsyncWrite for CopyInWriter<'_> {
 }
 
 impl CopyInWriter<'_> {
+    /// Frames and writes the buffered data. A write that fails because the server ended the
+    /// session reports the server's reason.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.frame_buffer()?;
-        self.writer()?.poll_write_direct(cx)
+        match ready!(self.writer()?.poll_write_direct(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.receiver.explain_io_error(e))),
+        }
     }
 }
 
@@ -404,7 +409,13 @@ impl<'c> CopyOutStream<'c> {
                 Ok(message) => message,
                 Err(e) => {
                     self.receiver = None;
-                    return Poll::Ready(Some(Err(e)));
+                    // A FATAL error comes right before the end of the stream: report it, with
+                    // the end of the stream as its cause.
+                    let error = match self.error.take() {
+                        Some(server_error) => server_error.with_cause(e),
+                        None => e,
+                    };
+                    return Poll::Ready(Some(Err(error)));
                 }
             };
             match message {

@@ -124,12 +124,19 @@ impl<'c> TransactionBuilder<'c> {
     /// Starts the transaction.
     pub async fn start(self) -> Result<Transaction<'c>, Error> {
         let sql = self.begin_sql();
-        self.client.batch_execute(&sql).await?;
-        Ok(Transaction {
+        // Made before BEGIN is sent: if this future is dropped once BEGIN is on its way, the
+        // transaction's drop queues the ROLLBACK, so the connection is not left inside it.
+        let mut transaction = Transaction {
             client: self.client,
             savepoint: None,
             done: false,
-        })
+        };
+        if let Err(e) = transaction.client.batch_execute(&sql).await {
+            // BEGIN failed: there is no transaction to roll back.
+            transaction.done = true;
+            return Err(e);
+        }
+        Ok(transaction)
     }
 }
 

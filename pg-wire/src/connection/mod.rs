@@ -290,7 +290,32 @@ impl Drop for Receiver<'_> {
     }
 }
 
+/// A FATAL or PANIC ErrorResponse that already arrived: reads what the socket holds (without
+/// waiting), then looks through the whole messages buffered, consuming none.
+fn arrived_fatal_error(reader: &mut Reader) -> Option<crate::proto::backend::ErrorFields> {
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..64 {
+        if reader.poll_fill(&mut cx).is_pending() {
+            break;
+        }
+    }
+    reader.scan_fatal_error()
+}
+
 impl<'c> Receiver<'c> {
+    /// For an I/O error met while this request holds the reader (a COPY writing its data): the
+    /// server's FATAL error that explains it, if one already arrived, with the I/O error as its
+    /// cause; otherwise the error as it is.
+    pub(crate) fn explain_io_error(&mut self, error: Error) -> Error {
+        if error.kind() != crate::error::ErrorKind::Io {
+            return error;
+        }
+        match arrived_fatal_error(&mut self.reader) {
+            Some(fields) => Error::db(fields).with_cause(error),
+            None => error,
+        }
+    }
+
     /// The connection this receiver reads from.
     pub(crate) fn connection(&self) -> &'c Connection {
         self.conn
@@ -897,14 +922,7 @@ impl Connection {
     /// A FATAL or PANIC ErrorResponse that already arrived, read without waiting.
     fn pending_fatal_error(&self) -> Option<crate::proto::backend::ErrorFields> {
         let mut reader = self.reader.try_lock().ok()?;
-        let mut cx = Context::from_waker(Waker::noop());
-        // Read what the socket holds (without waiting), then look through the whole messages.
-        for _ in 0..64 {
-            if reader.poll_fill(&mut cx).is_pending() {
-                break;
-            }
-        }
-        reader.scan_fatal_error()
+        arrived_fatal_error(&mut reader)
     }
 
     /// Decodes the next frame; a read or decode error closes the connection.
@@ -1027,6 +1045,20 @@ impl Connection {
     /// Reads messages that arrive while no request is outstanding: notifications, notices,
     /// parameter changes, and a FATAL error or end of stream that closes the connection. Ready
     /// when at least one message was handled; an error once the connection is closed.
+    /// Reads, without waiting, what the server sent while the connection is idle: notifications
+    /// are queued, and a FATAL error or the end of the stream closes the connection.
+    pub(crate) fn read_idle_input(&self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..64 {
+            if !matches!(self.poll_idle_read(&mut cx), Poll::Ready(Ok(()))) {
+                break;
+            }
+        }
+        // The read above registered a no-op waker with the socket: a notification stream
+        // waiting on it polls again to register its own.
+        self.wake_notifications();
+    }
+
     fn poll_idle_read(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         {
             let core = self.lock_core();
