@@ -283,3 +283,49 @@ async fn known_commit_failures_are_not_reported_as_unknown() {
         report(&error)
     );
 }
+
+#[derive(orm::Model, Debug, Clone, Default, PartialEq)]
+#[orm(table = "notes")]
+struct Note {
+    #[orm(primary_key)]
+    id: Option<i32>,
+    #[orm(length = 100)]
+    text: String,
+}
+
+// Catches: the ORM's commit turning a lost COMMIT into a plain failure (the user would add the
+// object again: a duplicate) or retrying it; the driver's unknown-outcome error must reach the
+// user as it is.
+#[tokio::test]
+async fn an_orm_commit_cut_after_the_server_committed_is_unknown() {
+    let server = TestServer::shared(AuthMethod::Trust);
+    let db = server.fresh_database().await.unwrap();
+    let direct = server.connection_string(server.superuser(), None, &db, false);
+    let direct = Client::connect(&direct.parse().unwrap()).await.unwrap();
+    direct
+        .batch_execute("CREATE TABLE notes (id SERIAL PRIMARY KEY, text VARCHAR(100) NOT NULL)")
+        .await
+        .unwrap();
+    let port = proxy(server.port(), Cut::AfterServerCommitted).await;
+    let url = format!("postgresql://{}@127.0.0.1:{port}/{db}", server.superuser());
+    let engine = orm::create_engine(&url).unwrap();
+    let mut session = engine.session();
+    session.add(&orm::Obj::new(Note {
+        id: None,
+        text: "once".into(),
+    }));
+    let error = tokio::time::timeout(Duration::from_secs(10), session.commit())
+        .await
+        .expect("an ORM commit on a cut connection hangs")
+        .unwrap_err();
+    match &error {
+        orm::OrmError::Driver(e) => assert_outcome_unknown(e),
+        other => panic!("expected the driver's unknown-outcome error, got {other}"),
+    }
+    let stored: i64 = direct
+        .query_one("SELECT count(*) FROM notes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 1, "committed once, not retried");
+}

@@ -38,7 +38,7 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use pg_wire::pool::PooledClient;
-use pg_wire::{Row, SimpleQueryMessage, TransactionStatus};
+use pg_wire::{Row, TransactionStatus};
 
 use crate::engine::Engine;
 use crate::error::OrmError;
@@ -416,22 +416,19 @@ impl Session {
     /// Sends COMMIT. PostgreSQL answers the COMMIT of a transaction an earlier error aborted
     /// with a `ROLLBACK` command tag, not an error; that is an error here, and the session then
     /// needs [`Session::rollback`] (its objects still hold what the lost transaction flushed).
+    /// A connection lost while COMMIT was in flight leaves the outcome unknown: the driver's
+    /// error of kind [`pg_wire::ErrorKind::CommitOutcomeUnknown`] is returned as it is, and
+    /// nothing is retried.
     async fn send_commit(&mut self, client: PooledClient) -> Result<(), OrmError> {
         self.engine.log_event("COMMIT");
-        match client.simple_query("COMMIT").await {
-            Ok(messages) => {
-                let rolled_back = messages.iter().any(|m| {
-                    matches!(m, SimpleQueryMessage::CommandComplete(tag) if tag.as_str() == "ROLLBACK")
-                });
-                if rolled_back {
-                    let why = "COMMIT found the transaction aborted by an earlier error; the server rolled it back";
-                    self.failed = Some(why.to_owned());
-                    return Err(OrmError::RolledBack(why.to_owned()));
-                }
-                Ok(())
+        match client.commit_transaction().await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == pg_wire::ErrorKind::RolledBack => {
+                self.failed = Some(e.to_string());
+                Err(OrmError::RolledBack(e.to_string()))
             }
             Err(e) => {
-                // The transaction did not commit (a deferred constraint, a lost connection).
+                // Not committed (a deferred constraint), or not known to be (a lost connection).
                 self.failed = Some(e.to_string());
                 Err(e.into())
             }
