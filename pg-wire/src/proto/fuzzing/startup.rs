@@ -23,7 +23,7 @@ const METHODS: [AuthMethod; 6] = [
 ///
 /// Control byte 1: bits 0 to 5 allow password, md5, scram-sha-256, gss, sspi and none
 /// (`require_auth`); bit 6 set means no password is known. Control byte 2: bit 0 requests
-/// protocol 3.2 instead of 3.0, bit 1 sets `min_protocol_version` to 3.2. The user is `alice`, the
+/// protocol 3.2 instead of 3.0, bit 1 sets `min_protocol_version` to the requested version. The user is `alice`, the
 /// password `secret`, the SCRAM nonce [`SCRAM_NONCE`] (the captures replay byte for byte).
 ///
 /// Checks: the machine ends in Ready, an error, or a need for more bytes; after an error it accepts
@@ -48,7 +48,8 @@ pub fn startup(data: &[u8]) {
     };
     let has_password = methods & 0x40 == 0;
     let requested_minor = if protocol & 1 != 0 { 2 } else { 0 };
-    let min_minor = if protocol & 2 != 0 { 2 } else { 0 };
+    // As the connection derives them from a valid configuration: never above the requested one.
+    let min_minor = if protocol & 2 != 0 { requested_minor } else { 0 };
     let mut startup = Startup::new(StartupOptions {
         user: "alice".into(),
         password: has_password.then(|| PASSWORD.to_vec()),
