@@ -100,6 +100,10 @@ pub fn values(data: &[u8]) {
             <Vec<&str> as FromSql>::accepts(ty).then(|| <Vec<&str> as FromSql>::from_sql(ty, raw)),
         );
         each_type!(binary, ty, raw);
+        // serde_json's default float parsing may round the last digit of a number (unless its
+        // `float_roundtrip` feature is on), so JSON values are only decoded.
+        #[cfg(feature = "serde_json")]
+        each_type!(@all decode_binary, (ty, raw); serde_json::Value);
     } else if let Ok(text) = std::str::from_utf8(raw) {
         let _ = (
             <&str as FromSql>::accepts_text(ty).then(|| <&str as FromSql>::from_sql_text(ty, text)),
@@ -107,6 +111,8 @@ pub fn values(data: &[u8]) {
                 .then(|| <Vec<&str> as FromSql>::from_sql_text(ty, text)),
         );
         each_type!(text_value, ty, text);
+        #[cfg(feature = "serde_json")]
+        each_type!(@all decode_text, (ty, text); serde_json::Value);
         display_round_trip::<Numeric>(text);
         display_round_trip::<Interval>(text);
         display_round_trip::<Inet>(text);
@@ -126,8 +132,6 @@ macro_rules! each_type {
         );
         #[cfg(feature = "uuid")]
         each_type!(@all $f, ($($arg),*); uuid::Uuid);
-        #[cfg(feature = "serde_json")]
-        each_type!(@all $f, ($($arg),*); serde_json::Value);
     };
     (@all $f:ident, $args:tt; $($t:ty),*) => {
         $(
@@ -143,6 +147,22 @@ macro_rules! each_type {
     };
 }
 use each_type;
+
+/// Reads a binary value as `T`.
+#[cfg(feature = "serde_json")]
+fn decode_binary<T: for<'a> FromSql<'a>>(ty: &Type, raw: &[u8]) {
+    if <T as FromSql>::accepts(ty) {
+        let _ = T::from_sql(ty, raw).map_err(|e| e.to_string());
+    }
+}
+
+/// Reads a text value as `T`.
+#[cfg(feature = "serde_json")]
+fn decode_text<T: for<'a> FromSql<'a>>(ty: &Type, text: &str) {
+    if T::accepts_text(ty) {
+        let _ = T::from_sql_text(ty, text).map_err(|e| e.to_string());
+    }
+}
 
 /// Reads a binary value as `T`, then checks the round trip and the text form.
 fn binary<T>(ty: &Type, raw: &[u8])
