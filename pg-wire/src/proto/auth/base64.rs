@@ -100,7 +100,10 @@ mod tests {
     fn rejects_non_zero_padding_bits() {
         // Found by the `scram` fuzz target: "rL0yWKr=" decoded to the bytes of "rL0yWKo=".
         assert_eq!(decode(b"rL0yWKr="), None);
-        assert_eq!(decode(b"rL0yWKo=").map(|b| encode(&b)).as_deref(), Some("rL0yWKo="));
+        assert_eq!(
+            decode(b"rL0yWKo=").map(|b| encode(&b)).as_deref(),
+            Some("rL0yWKo=")
+        );
         for bad in ["Zh==", "Zm9=", "Zm+=", "Zg=B"] {
             assert_eq!(decode(bad.as_bytes()), None, "{bad}");
         }

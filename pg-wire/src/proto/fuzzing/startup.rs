@@ -49,7 +49,11 @@ pub fn startup(data: &[u8]) {
     let has_password = methods & 0x40 == 0;
     let requested_minor = if protocol & 1 != 0 { 2 } else { 0 };
     // As the connection derives them from a valid configuration: never above the requested one.
-    let min_minor = if protocol & 2 != 0 { requested_minor } else { 0 };
+    let min_minor = if protocol & 2 != 0 {
+        requested_minor
+    } else {
+        0
+    };
     let mut startup = Startup::new(StartupOptions {
         user: "alice".into(),
         password: has_password.then(|| PASSWORD.to_vec()),
