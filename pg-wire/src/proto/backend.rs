@@ -4,9 +4,10 @@
 //! whole body through the checked [`Reader`] and refuses trailing bytes, so a decoded message has
 //! been validated entirely and its accessors cannot fail on bounds.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
-use super::error::ProtocolError;
+use super::error::{EncodeError, ProtocolError};
+use super::frontend::{message, put_count16, put_cstr};
 use super::reader::Reader;
 
 /// Message type bytes of the backend messages.
@@ -194,6 +195,126 @@ impl BackendMessage {
             BackendMessage::RowDescription(_) => "RowDescription",
         }
     }
+
+    /// The message's type byte.
+    pub fn tag(&self) -> u8 {
+        match self {
+            BackendMessage::Authentication(_) => tag::AUTHENTICATION,
+            BackendMessage::BackendKeyData(_) => tag::BACKEND_KEY_DATA,
+            BackendMessage::BindComplete => tag::BIND_COMPLETE,
+            BackendMessage::CloseComplete => tag::CLOSE_COMPLETE,
+            BackendMessage::CommandComplete(_) => tag::COMMAND_COMPLETE,
+            BackendMessage::CopyInResponse(_) => tag::COPY_IN_RESPONSE,
+            BackendMessage::CopyOutResponse(_) => tag::COPY_OUT_RESPONSE,
+            BackendMessage::CopyBothResponse(_) => tag::COPY_BOTH_RESPONSE,
+            BackendMessage::CopyData(_) => tag::COPY_DATA,
+            BackendMessage::CopyDone => tag::COPY_DONE,
+            BackendMessage::DataRow(_) => tag::DATA_ROW,
+            BackendMessage::EmptyQueryResponse => tag::EMPTY_QUERY_RESPONSE,
+            BackendMessage::ErrorResponse(_) => tag::ERROR_RESPONSE,
+            BackendMessage::NegotiateProtocolVersion(_) => tag::NEGOTIATE_PROTOCOL_VERSION,
+            BackendMessage::NoData => tag::NO_DATA,
+            BackendMessage::NoticeResponse(_) => tag::NOTICE_RESPONSE,
+            BackendMessage::NotificationResponse(_) => tag::NOTIFICATION_RESPONSE,
+            BackendMessage::ParameterDescription(_) => tag::PARAMETER_DESCRIPTION,
+            BackendMessage::ParameterStatus(_) => tag::PARAMETER_STATUS,
+            BackendMessage::ParseComplete => tag::PARSE_COMPLETE,
+            BackendMessage::PortalSuspended => tag::PORTAL_SUSPENDED,
+            BackendMessage::ReadyForQuery(_) => tag::READY_FOR_QUERY,
+            BackendMessage::RowDescription(_) => tag::ROW_DESCRIPTION,
+        }
+    }
+
+    /// Appends the whole message (type byte, length and body) to `buf`, as a server would send it:
+    /// for fake servers in tests and for round-trip checks of the decoders. A field that cannot be
+    /// encoded (a string containing NUL, a count above the protocol's limit, a field code of 0 in
+    /// an ErrorResponse) is an [`EncodeError`], and `buf` is left as it was.
+    pub fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        message(buf, Some(self.tag()), |buf| self.encode_body(buf))
+    }
+
+    fn encode_body(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        match self {
+            BackendMessage::Authentication(auth) => auth.encode_body(buf)?,
+            BackendMessage::BackendKeyData(key) => {
+                buf.put_i32(key.process_id);
+                buf.put_slice(&key.secret_key);
+            }
+            BackendMessage::BindComplete
+            | BackendMessage::CloseComplete
+            | BackendMessage::CopyDone
+            | BackendMessage::EmptyQueryResponse
+            | BackendMessage::NoData
+            | BackendMessage::ParseComplete
+            | BackendMessage::PortalSuspended => {}
+            BackendMessage::CommandComplete(complete) => {
+                put_cstr(buf, complete.tag.as_bytes(), "CommandComplete tag")?;
+            }
+            BackendMessage::CopyInResponse(copy)
+            | BackendMessage::CopyOutResponse(copy)
+            | BackendMessage::CopyBothResponse(copy) => {
+                buf.put_i8(copy.format);
+                put_count16(buf, copy.column_formats.len(), "COPY column count")?;
+                for &format in &copy.column_formats {
+                    buf.put_i16(format);
+                }
+            }
+            BackendMessage::CopyData(data) => buf.put_slice(data),
+            BackendMessage::DataRow(row) => buf.put_slice(row.body()),
+            BackendMessage::ErrorResponse(fields) | BackendMessage::NoticeResponse(fields) => {
+                fields.encode_body(buf)?;
+            }
+            BackendMessage::NegotiateProtocolVersion(negotiate) => {
+                buf.put_i32(negotiate.newest_version);
+                let count = negotiate.unrecognized_options.len();
+                let count = i32::try_from(count).map_err(|_| EncodeError::TooLarge {
+                    what: "NegotiateProtocolVersion option count",
+                    size: count,
+                })?;
+                buf.put_i32(count);
+                for option in &negotiate.unrecognized_options {
+                    put_cstr(buf, option.as_bytes(), "NegotiateProtocolVersion option")?;
+                }
+            }
+            BackendMessage::NotificationResponse(notification) => {
+                buf.put_i32(notification.process_id);
+                put_cstr(
+                    buf,
+                    notification.channel.as_bytes(),
+                    "NotificationResponse channel",
+                )?;
+                put_cstr(
+                    buf,
+                    notification.payload.as_bytes(),
+                    "NotificationResponse payload",
+                )?;
+            }
+            BackendMessage::ParameterDescription(description) => {
+                put_count16(buf, description.types.len(), "ParameterDescription count")?;
+                for &oid in &description.types {
+                    buf.put_u32(oid);
+                }
+            }
+            BackendMessage::ParameterStatus(status) => {
+                put_cstr(buf, status.name.as_bytes(), "ParameterStatus name")?;
+                put_cstr(buf, status.value.as_bytes(), "ParameterStatus value")?;
+            }
+            BackendMessage::ReadyForQuery(status) => buf.put_u8(status.byte()),
+            BackendMessage::RowDescription(description) => {
+                put_count16(buf, description.fields.len(), "RowDescription field count")?;
+                for field in &description.fields {
+                    put_cstr(buf, field.name.as_bytes(), "RowDescription column name")?;
+                    buf.put_u32(field.table_oid);
+                    buf.put_i16(field.column_id);
+                    buf.put_u32(field.type_oid);
+                    buf.put_i16(field.type_size);
+                    buf.put_i32(field.type_modifier);
+                    buf.put_i16(field.format);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Checks that a message without fields has an empty body.
@@ -292,6 +413,48 @@ impl Authentication {
         }
         r.finish(auth.name())?;
         Ok(auth)
+    }
+
+    /// The request code and the data that follows it.
+    fn encode_body(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        match self {
+            Authentication::Ok => buf.put_i32(0),
+            Authentication::KerberosV5 => buf.put_i32(2),
+            Authentication::CleartextPassword => buf.put_i32(3),
+            Authentication::Md5Password { salt } => {
+                buf.put_i32(5);
+                buf.put_slice(salt);
+            }
+            Authentication::ScmCredential => buf.put_i32(6),
+            Authentication::Gss => buf.put_i32(7),
+            Authentication::GssContinue(data) => {
+                buf.put_i32(8);
+                buf.put_slice(data);
+            }
+            Authentication::Sspi => buf.put_i32(9),
+            Authentication::Sasl { mechanisms } => {
+                buf.put_i32(10);
+                for mechanism in mechanisms {
+                    if mechanism.is_empty() {
+                        // An empty name would end the list early.
+                        return Err(EncodeError::ContainsNul {
+                            what: "SASL mechanism name (empty)",
+                        });
+                    }
+                    put_cstr(buf, mechanism.as_bytes(), "SASL mechanism name")?;
+                }
+                buf.put_u8(0);
+            }
+            Authentication::SaslContinue(data) => {
+                buf.put_i32(11);
+                buf.put_slice(data);
+            }
+            Authentication::SaslFinal(data) => {
+                buf.put_i32(12);
+                buf.put_slice(data);
+            }
+        }
+        Ok(())
     }
 
     /// The message's name, for error messages.
@@ -628,6 +791,22 @@ impl ErrorFields {
     pub fn iter(&self) -> impl Iterator<Item = (u8, &str)> + '_ {
         self.fields.iter().map(|(c, v)| (*c, v.as_str()))
     }
+
+    /// Each field as its code and NUL-terminated value, then the terminating 0.
+    fn encode_body(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        for (code, value) in &self.fields {
+            if *code == 0 {
+                // A code of 0 is the terminator: the fields after it would be lost.
+                return Err(EncodeError::ContainsNul {
+                    what: "error field code",
+                });
+            }
+            buf.put_u8(*code);
+            put_cstr(buf, value.as_bytes(), "error field value")?;
+        }
+        buf.put_u8(0);
+        Ok(())
+    }
 }
 
 /// The server's answer to a startup packet asking for a newer minor version or unknown options ('v').
@@ -746,6 +925,15 @@ pub enum TransactionStatus {
 }
 
 impl TransactionStatus {
+    /// The status byte sent in ReadyForQuery (`I`, `T` or `E`).
+    pub fn byte(self) -> u8 {
+        match self {
+            TransactionStatus::Idle => b'I',
+            TransactionStatus::InTransaction => b'T',
+            TransactionStatus::Failed => b'E',
+        }
+    }
+
     fn decode(body: &[u8]) -> Result<TransactionStatus, ProtocolError> {
         let mut r = Reader::new(body);
         let status = match r.u8("ReadyForQuery status")? {
@@ -1010,6 +1198,32 @@ mod tests {
         assert_eq!(rows_of_tag("UPDATE 0"), Some(0));
         assert_eq!(rows_of_tag("CREATE TABLE"), None);
         assert_eq!(rows_of_tag("SELECT"), None);
+    }
+
+    #[test]
+    fn encoding_refuses_what_would_not_decode_back() {
+        let mut buf = BytesMut::from(&b"keep"[..]);
+        let nul = BackendMessage::ParameterStatus(ParameterStatus {
+            name: "a\0b".into(),
+            value: String::new(),
+        });
+        assert!(nul.encode(&mut buf).is_err());
+        let zero_code = BackendMessage::ErrorResponse(ErrorFields::from_pairs([(0, "x")]));
+        assert!(zero_code.encode(&mut buf).is_err());
+        let empty_mechanism = BackendMessage::Authentication(Authentication::Sasl {
+            mechanisms: vec![String::new()],
+        });
+        assert!(empty_mechanism.encode(&mut buf).is_err());
+        let too_many = BackendMessage::ParameterDescription(ParameterDescription {
+            types: vec![0; 40_000],
+        });
+        assert!(too_many.encode(&mut buf).is_err());
+        // Nothing half-written is left behind.
+        assert_eq!(&buf[..], b"keep");
+        BackendMessage::ReadyForQuery(TransactionStatus::Failed)
+            .encode(&mut buf)
+            .unwrap();
+        assert_eq!(&buf[..], b"keepZ\0\0\0\x05E");
     }
 
     #[test]

@@ -145,6 +145,17 @@ fn frontend_messages(stream: &[u8]) -> (&[u8], Vec<&[u8]>) {
 }
 
 #[test]
+fn every_captured_backend_message_re_encodes_to_its_bytes() {
+    for (name, _, backend) in ALL {
+        let mut encoded = BytesMut::new();
+        for message in decode_stream(backend, backend.len()) {
+            message.encode(&mut encoded).unwrap();
+        }
+        assert_eq!(&encoded[..], *backend, "{name}");
+    }
+}
+
+#[test]
 fn every_backend_capture_decodes_in_any_chunking() {
     for (name, _, backend) in ALL {
         let whole = decode_stream(backend, backend.len());

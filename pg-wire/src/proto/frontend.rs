@@ -37,7 +37,7 @@ impl Target {
 
 /// Writes a message: the type byte (if any), a length placeholder, the body written by `body`,
 /// then the checked length. On any error `buf` is truncated back to where it was.
-fn message<E, F>(buf: &mut BytesMut, tag: Option<u8>, body: F) -> Result<(), E>
+pub(crate) fn message<E, F>(buf: &mut BytesMut, tag: Option<u8>, body: F) -> Result<(), E>
 where
     E: From<EncodeError>,
     F: FnOnce(&mut BytesMut) -> Result<(), E>,
@@ -101,7 +101,11 @@ pub(crate) fn put_cstr(
 }
 
 /// Appends an `Int16` count.
-fn put_count16(buf: &mut BytesMut, n: usize, what: &'static str) -> Result<(), EncodeError> {
+pub(crate) fn put_count16(
+    buf: &mut BytesMut,
+    n: usize,
+    what: &'static str,
+) -> Result<(), EncodeError> {
     let n = i16::try_from(n).map_err(|_| EncodeError::TooLarge { what, size: n })?;
     buf.put_i16(n);
     Ok(())

@@ -35,3 +35,6 @@ pub use frame::{Frame, FrameDecoder};
 
 #[cfg(test)]
 mod captures;
+
+#[doc(hidden)]
+pub mod fuzzing;

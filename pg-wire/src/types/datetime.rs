@@ -547,7 +547,14 @@ fn parse_timestamp_text(raw: &str, with_offset: bool) -> Option<NaiveDateTime> {
         return None;
     }
     let time = parse_time(&mut text)?;
-    let local = date.and_time(time);
+    // In a timestamp `24:00:00` is midnight of the next day, as the server reads it: the
+    // leap-second form that stands for it in a `time` would write as that instant anyway, but would
+    // not compare equal to the value read back.
+    let local = if time.nanosecond() >= 1_000_000_000 {
+        date.succ_opt()?.and_time(NaiveTime::MIN)
+    } else {
+        date.and_time(time)
+    };
     let utc = if with_offset {
         let offset = FixedOffset::east_opt(parse_offset(&mut text)?)?;
         offset.from_local_datetime(&local).single()?.naive_utc()
@@ -1338,6 +1345,32 @@ mod tests {
         );
         assert!(<D as FromSql>::accepts_text(&Type::DATE));
         assert!(!<D as FromSql>::accepts_text(&Type::TIMESTAMP));
+    }
+
+    #[test]
+    fn timestamp_text_at_24_00_is_the_next_midnight() {
+        // Found by the `values` fuzz target: `24:00:00` in a timestamp read as a leap second,
+        // which wrote as the next midnight and read back as a different value.
+        let next = NaiveDate::from_ymd_opt(44, 1, 16)
+            .unwrap()
+            .and_time(NaiveTime::MIN);
+        assert_eq!(
+            NaiveDateTime::from_sql_text(&Type::TIMESTAMP, "0044-01-15 24:00:00").unwrap(),
+            next
+        );
+        assert_eq!(
+            DateTime::<Utc>::from_sql_text(&Type::TIMESTAMPTZ, "0044-01-16 04:00:00+04").unwrap(),
+            next.and_utc()
+        );
+        let value =
+            DateTime::<Utc>::from_sql_text(&Type::TIMESTAMPTZ, "0044-01-15 24:00:00+04").unwrap();
+        let mut buf = BytesMut::new();
+        value.to_sql(&Type::TIMESTAMPTZ, &mut buf).unwrap();
+        assert_eq!(
+            DateTime::<Utc>::from_sql(&Type::TIMESTAMPTZ, &buf).unwrap(),
+            value
+        );
+        assert!(NaiveDateTime::from_sql_text(&Type::TIMESTAMP, "0044-01-15 24:00:01").is_err());
     }
 
     #[test]

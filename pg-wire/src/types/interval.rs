@@ -198,12 +198,15 @@ fn parse_time(token: &str) -> Option<i64> {
     } else {
         format!("{fraction:0<6}").parse::<i64>().ok()?
     };
-    let total = hours
-        .parse::<i64>()
-        .ok()?
-        .checked_mul(USECS_PER_HOUR)?
-        .checked_add(minutes * USECS_PER_MINUTE + seconds * USECS_PER_SEC + micros)?;
-    Some(if negative { -total } else { total })
+    let hours = hours.parse::<i64>().ok()?;
+    let rest = minutes * USECS_PER_MINUTE + seconds * USECS_PER_SEC + micros;
+    // A negative time is summed as a negative number: its magnitude can be one more than the
+    // largest positive one (`-2562047788:00:54.775808` is i64::MIN microseconds).
+    if negative {
+        hours.checked_mul(-USECS_PER_HOUR)?.checked_sub(rest)
+    } else {
+        hours.checked_mul(USECS_PER_HOUR)?.checked_add(rest)
+    }
 }
 
 fn parse_interval(s: &str) -> Option<Interval> {
@@ -424,6 +427,27 @@ mod tests {
                 value
             );
         }
+    }
+
+    #[test]
+    fn extreme_times_read_back() {
+        // Found by the `values` fuzz target: the server prints i64::MIN microseconds as
+        // `-2562047788:00:54.775808`, whose magnitude does not fit in an i64.
+        for value in [
+            Interval::new(14_896, 0, i64::MIN),
+            Interval::new(0, 0, i64::MIN),
+            Interval::new(0, -1, i64::MAX),
+            Interval::new(i32::MIN, 0, i64::MIN + 1),
+        ] {
+            let text = value.to_string();
+            assert_eq!(text.parse::<Interval>(), Ok(value), "{text}");
+        }
+        assert_eq!(
+            "-2562047788:00:54.775808".parse::<Interval>(),
+            Ok(Interval::new(0, 0, i64::MIN))
+        );
+        assert!("-2562047788:00:54.775809".parse::<Interval>().is_err());
+        assert!("2562047788:00:54.775808".parse::<Interval>().is_err());
     }
 
     #[test]

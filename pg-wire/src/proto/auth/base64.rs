@@ -1,6 +1,7 @@
 //! Standard base64 (RFC 4648, with padding), as SCRAM uses for nonces, salts, proofs and
-//! signatures. The decoder is strict: wrong length, a character outside the alphabet, or misplaced
-//! padding is an error.
+//! signatures. The decoder is strict: wrong length, a character outside the alphabet, misplaced
+//! padding, or non-zero bits in the padding (a second spelling of the same bytes) is an error, so
+//! every value has exactly one accepted text.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -58,6 +59,10 @@ pub(crate) fn decode(input: &[u8]) -> Option<Vec<u8>> {
         }
         n <<= 6 * u32::try_from(pad).ok()?;
         let bytes = n.to_be_bytes();
+        // The bits below the last whole byte must be zero: "Zh==" is not another spelling of "Zg==".
+        if bytes.get(4 - pad..)?.iter().any(|&b| b != 0) {
+            return None;
+        }
         out.extend_from_slice(bytes.get(1..4 - pad)?);
     }
     Some(out)
@@ -87,6 +92,19 @@ mod tests {
     #[test]
     fn rejects_malformed_input() {
         for bad in ["Zg=", "Zg===", "Z===", "Zm9v!g==", "Zg==Zg==", "=Zg="] {
+            assert_eq!(decode(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_zero_padding_bits() {
+        // Found by the `scram` fuzz target: "rL0yWKr=" decoded to the bytes of "rL0yWKo=".
+        assert_eq!(decode(b"rL0yWKr="), None);
+        assert_eq!(
+            decode(b"rL0yWKo=").map(|b| encode(&b)).as_deref(),
+            Some("rL0yWKo=")
+        );
+        for bad in ["Zh==", "Zm9=", "Zm+=", "Zg=B"] {
             assert_eq!(decode(bad.as_bytes()), None, "{bad}");
         }
     }
