@@ -34,6 +34,7 @@ use std::time::Instant;
 
 use pg_wire::BatchResult;
 
+use super::identity::KeyPart;
 use super::{ObjectState, Session, identity_key, pk_condition};
 use crate::error::OrmError;
 use crate::expr::{Condition, Expr};
@@ -920,7 +921,7 @@ fn order_deletes(
 ) -> Vec<&(Arc<dyn ErasedObject>, Vec<Value>)> {
     let order = TableOrder::new(&tables_of(deleted.iter().map(|(o, _)| o)), &[]);
     // The deleted rows by the value of each column some foreign key references.
-    let mut by_value: HashMap<(&str, &str, String), Vec<usize>> = HashMap::new();
+    let mut by_value: HashMap<(&str, &str, KeyPart), Vec<usize>> = HashMap::new();
     let referenced: HashSet<(&str, &str)> = deleted
         .iter()
         .flat_map(|(o, _)| o.table().columns.iter())
@@ -931,7 +932,7 @@ fn order_deletes(
         for (column, value) in table.columns.iter().zip(values) {
             if !value.is_null() && referenced.contains(&(table.name, column.name)) {
                 by_value
-                    .entry((table.name, column.name, format!("{value:?}")))
+                    .entry((table.name, column.name, KeyPart::of(value)))
                     .or_default()
                     .push(n);
             }
@@ -952,7 +953,7 @@ fn order_deletes(
                 if value.is_null() || order.of(fk.table).0 != group {
                     continue;
                 }
-                let found = by_value.get(&(fk.table, fk.column, format!("{value:?}")));
+                let found = by_value.get(&(fk.table, fk.column, KeyPart::of(value)));
                 out.extend(found.into_iter().flatten().filter(|&&m| m != n));
             }
             out

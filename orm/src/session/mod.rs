@@ -52,7 +52,10 @@ use crate::sql::{SqlBuilder, as_params};
 use crate::value::{ColumnType, Value};
 
 mod flush;
+mod identity;
 mod stream;
+
+use identity::{IdMap, IdentityKey, describe_key, identity_key, identity_of_pk};
 
 pub use stream::ObjectStream;
 
@@ -69,14 +72,6 @@ pub enum ObjectState {
     Deleted,
     /// Was in the session, no longer is (expunged, deleted and committed, session closed).
     Detached,
-}
-
-/// The identity of a row: its table and primary key values.
-type IdentityKey = (&'static str, String);
-
-fn identity_key(table: &'static Table, values: &[Value]) -> IdentityKey {
-    let key: Vec<&Value> = table.primary_key().filter_map(|i| values.get(i)).collect();
-    (table.name, format!("{key:?}"))
 }
 
 /// How the session holds an object: strongly, or weakly for clean objects loaded by a stream (so
@@ -112,7 +107,7 @@ struct Record {
 /// The objects of a session.
 #[derive(Default)]
 pub(crate) struct Store {
-    records: HashMap<ObjectId, Record>,
+    records: IdMap<Record>,
     identity: HashMap<IdentityKey, ObjectId>,
     next_seq: u64,
 }
@@ -145,6 +140,17 @@ impl Store {
     /// `snapshot` is what the row holds.
     fn attach_loaded(&mut self, object: Arc<dyn ErasedObject>, snapshot: Vec<Value>, weak: bool) {
         let key = identity_key(object.table(), &snapshot);
+        self.attach_keyed(object, snapshot, key, weak);
+    }
+
+    /// [`Store::attach_loaded`] with the row's identity already known.
+    fn attach_keyed(
+        &mut self,
+        object: Arc<dyn ErasedObject>,
+        snapshot: Vec<Value>,
+        key: IdentityKey,
+        weak: bool,
+    ) {
         self.next_seq += 1;
         object.set_row_state(RowState::Stored(None));
         let held = if weak {
@@ -194,7 +200,7 @@ impl Store {
             return Ok(object);
         }
         let object = Obj::new(M::from_values(values.clone())?);
-        self.attach_loaded(object.erased(), values, weak);
+        self.attach_keyed(object.erased(), values, key, weak);
         Ok(object)
     }
 
@@ -212,7 +218,7 @@ impl Store {
             return Ok(object);
         }
         let object = relationship.new_object(values.clone())?;
-        self.attach_loaded(object.clone(), values, false);
+        self.attach_keyed(object.clone(), values, key, false);
         Ok(object)
     }
 
@@ -509,7 +515,8 @@ impl Session {
                     format!(
                         "another {} object with the primary key {} is already in this session; \
                          a row is one object in a session",
-                        table.name, key.1
+                        table.name,
+                        describe_key(table, &snapshot)
                     )
                 })
             }
@@ -679,9 +686,7 @@ impl Session {
         if value.is_null() || parent_table.columns.get(i)?.name != target {
             return None;
         }
-        let mut values = vec![Value::Null; parent_table.columns.len()];
-        *values.get_mut(i)? = value;
-        let parent = self.store.lookup(&identity_key(parent_table, &values))?;
+        let parent = self.store.lookup(&identity_of_pk(parent_table, &value))?;
         (self.store.state_of(parent.object_id()) == Some(ObjectState::Persistent)).then_some(parent)
     }
 
@@ -690,17 +695,13 @@ impl Session {
         &mut self,
         key: K,
     ) -> Result<Option<Obj<M>>, OrmError> {
-        let mut values = vec![Value::Null; M::TABLE.columns.len()];
         let Some(pk) = M::TABLE.primary_key().next() else {
             return Err(OrmError::usage(format!(
                 "{} has no primary key",
                 M::TABLE.name
             )));
         };
-        if let Some(slot) = values.get_mut(pk) {
-            *slot = key.to_value();
-        }
-        let identity = identity_key(M::TABLE, &values);
+        let identity = identity_of_pk(M::TABLE, &key.to_value());
         if let Some(object) = self.store.lookup(&identity) {
             if self.store.state_of(object.object_id()) == Some(ObjectState::Deleted) {
                 return Ok(None);
@@ -1074,13 +1075,7 @@ impl Session {
         if value.is_null() {
             return Ok(None);
         }
-        let mut pk = vec![Value::Null; P::TABLE.columns.len()];
-        if let Some(i) = P::TABLE.primary_key().next()
-            && let Some(slot) = pk.get_mut(i)
-        {
-            *slot = value.clone();
-        }
-        let parent = match self.store.lookup(&identity_key(P::TABLE, &pk)) {
+        let parent = match self.store.lookup(&identity_of_pk(P::TABLE, &value)) {
             Some(object) => Obj::from_erased(object),
             None => {
                 let column = P::TABLE
