@@ -2,8 +2,10 @@
 //! the conversions of column values with the table and column named in errors. Not a public API.
 
 use crate::error::OrmError;
-use crate::schema::SqlType;
+use crate::schema::{SqlType, Table};
 use crate::value::{ColumnType, Value};
+
+pub use pg_wire::Row;
 
 /// Whether `length` applies to a column of this type.
 pub const fn is_textual(sql_type: &SqlType) -> bool {
@@ -73,4 +75,13 @@ pub fn exact_values<const N: usize>(
             values.len()
         ))
     })
+}
+
+/// Column `index` of a row of `table`, read as the column's SQL type.
+pub fn read_column(row: &Row, index: usize, table: &'static Table) -> Result<Value, OrmError> {
+    let column = table
+        .columns
+        .get(index)
+        .ok_or_else(|| no_column(table.name, index, table.columns.len()))?;
+    Value::from_row(row, index, column.sql_type)
 }

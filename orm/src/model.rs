@@ -32,6 +32,15 @@ pub trait Model: Send + Sync + 'static {
     fn from_values(values: Vec<Value>) -> Result<Self, OrmError>
     where
         Self: Sized;
+
+    /// A model from a whole row of its table (its columns in order): as [`Model::from_values`]
+    /// of the row's values, which `#[derive(Model)]` does without collecting them first.
+    fn from_row(row: &pg_wire::Row) -> Result<Self, OrmError>
+    where
+        Self: Sized,
+    {
+        Self::from_values(crate::session::read_values(Self::TABLE, row)?)
+    }
 }
 
 #[cfg(test)]

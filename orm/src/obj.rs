@@ -15,11 +15,17 @@
 //! Finally an object remembers whether it has a row, and, while no session holds it, the values a
 //! session last knew that row to have: so adding a detached object again flushes the changes made
 //! to it in between, as SQLAlchemy does.
+//!
+//! A loaded object keeps its row's values itself rather than the session copying them: its fields
+//! hold them until the first [`Obj::write`], which saves them before handing out the guard (what
+//! SQLAlchemy records as an attribute's committed state on its first change). Loading an object
+//! thus copies nothing beyond the row's decoding, and a flush or a rollback knows an object never
+//! written since from a flag.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use crate::error::OrmError;
@@ -42,7 +48,11 @@ pub(crate) struct ObjCell<M> {
     id: ObjectId,
     data: RwLock<M>,
     links: Mutex<Links>,
-    row: Mutex<RowState>,
+    row: Mutex<RowCell>,
+    /// Whether `data` holds the row's values as a session last recorded them, kept by the object
+    /// ([`Pristine::Clean`]); read and changed only under `data`'s lock, so [`Obj::write`] saves
+    /// the values exactly once, before the first change.
+    clean: AtomicBool,
 }
 
 /// What is known of an object's row apart from a session's bookkeeping.
@@ -53,9 +63,55 @@ pub(crate) enum RowState {
     New,
     /// The object has a row: `None` while a session holds the object (the session keeps the
     /// row's values), else the values the last session knew the row to have.
-    Stored(Option<Vec<Value>>),
+    Stored(Option<Snapshot>),
     /// Its row was deleted.
     Deleted,
+}
+
+/// The values of an object's row as a session last knew them.
+#[derive(Debug, Clone)]
+pub(crate) enum Snapshot {
+    /// No row: a pending object, or one whose row was deleted.
+    None,
+    /// The row's values, shared (a commit or a rollback copies no value).
+    Values(Arc<[Value]>),
+    /// The object keeps them (see [`Pristine`]).
+    Own,
+}
+
+impl Snapshot {
+    /// Whether there is no row.
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self, Snapshot::None)
+    }
+
+    /// The row's values: `object`'s own for [`Snapshot::Own`], none for [`Snapshot::None`].
+    pub(crate) fn resolve(&self, object: &dyn ErasedObject) -> std::borrow::Cow<'_, [Value]> {
+        match self {
+            Snapshot::None => std::borrow::Cow::Borrowed(&[]),
+            Snapshot::Values(values) => std::borrow::Cow::Borrowed(values),
+            Snapshot::Own => std::borrow::Cow::Owned(object.pristine_values()),
+        }
+    }
+}
+
+/// The row's values as the object keeps them for a session's [`Snapshot::Own`].
+#[derive(Debug, Default)]
+enum Pristine {
+    /// Not kept: the session has them, or there is no row.
+    #[default]
+    Off,
+    /// The object's fields hold them (nothing was written since).
+    Clean,
+    /// The values before the first write.
+    Saved(Vec<Value>),
+}
+
+/// An object's row state and kept values, under one lock.
+#[derive(Debug, Default)]
+struct RowCell {
+    state: RowState,
+    pristine: Pristine,
 }
 
 /// The relationship links of one object.
@@ -111,7 +167,23 @@ impl<M: Model> Obj<M> {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             data: RwLock::new(model),
             links: Mutex::new(Links::default()),
-            row: Mutex::new(RowState::New),
+            row: Mutex::new(RowCell::default()),
+            clean: AtomicBool::new(false),
+        }))
+    }
+
+    /// An object just loaded from its row, keeping the row's values itself ([`Snapshot::Own`]);
+    /// a session attaches it as persistent.
+    pub(crate) fn loaded(model: M) -> Obj<M> {
+        Obj(Arc::new(ObjCell {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            data: RwLock::new(model),
+            links: Mutex::new(Links::default()),
+            row: Mutex::new(RowCell {
+                state: RowState::Stored(None),
+                pristine: Pristine::Clean,
+            }),
+            clean: AtomicBool::new(true),
         }))
     }
 
@@ -126,10 +198,7 @@ impl<M: Model> Obj<M> {
     /// Changes the object; the next flush sends the changed columns. Do not hold the guard across
     /// an `.await` of the session.
     pub fn write(&self) -> RwLockWriteGuard<'_, M> {
-        self.0
-            .data
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.write_tracked()
     }
 
     pub(crate) fn id(&self) -> ObjectId {
@@ -175,9 +244,7 @@ impl<M: Model> Obj<M> {
         if let Some(previous) = previous {
             previous.lock_links_erased().remove_child(key, self.0.id);
         }
-        if let Ok(mut data) = self.0.data.write() {
-            let _ = data.set_value(key.column, Value::Null);
-        }
+        let _ = self.0.write_tracked().set_value(key.column, Value::Null);
     }
 
     /// The parent of a many-to-one relationship, if it is set or was loaded.
@@ -294,9 +361,56 @@ impl<M> ObjCell<M> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    fn lock_row(&self) -> MutexGuard<'_, RowCell> {
+        self.row
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_data(&self) -> RwLockWriteGuard<'_, M> {
+        self.data
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn read_data(&self) -> RwLockReadGuard<'_, M> {
+        self.data
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl<M: Model> ObjCell<M> {
+    /// The write guard of a change on the user's behalf: the first one after a session recorded
+    /// the row's values in the object saves them.
+    fn write_tracked(&self) -> RwLockWriteGuard<'_, M> {
+        let data = self.write_data();
+        // Under the write lock (as every change of the flag): no other write can come between
+        // the check and the save.
+        if self.clean.load(Ordering::Acquire) {
+            let mut row = self.lock_row();
+            if matches!(row.pristine, Pristine::Clean) {
+                row.pristine = Pristine::Saved(data.values());
+            }
+            self.clean.store(false, Ordering::Release);
+        }
+        data
+    }
 }
 
 impl Links {
+    fn is_empty(&self) -> bool {
+        self.parents.is_empty()
+            && self.children.is_empty()
+            && self.loaded.is_empty()
+            && self.cascade_delete.is_empty()
+            && self.changed.is_empty()
+            && self.associated.is_empty()
+            && self.pending_associations.is_empty()
+            && self.associated_loaded.is_empty()
+    }
+
     fn mark_changed(&mut self, key: RelationKey) {
         if !self.changed.contains(&key) {
             self.changed.push(key);
@@ -392,6 +506,20 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn associations(&self) -> &'static [AssociationKey];
     fn row_state(&self) -> RowState;
     fn set_row_state(&self, state: RowState);
+    /// Sets a column as a change on the user's behalf (see [`Obj::write`]), where
+    /// [`ErasedObject::set_value`] is the session writing what the database has.
+    fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
+    /// The row's values the object keeps ([`Snapshot::Own`]): saved before the first write, or
+    /// the fields if nothing was written since.
+    fn pristine_values(&self) -> Vec<Value>;
+    /// Whether the object keeps its row's values and nothing was written since.
+    fn is_clean(&self) -> bool;
+    /// From now on the object's fields are its row's values, and the object keeps them.
+    fn keep_pristine(&self);
+    /// The object no longer keeps its row's values (the session records them).
+    fn drop_pristine(&self);
+    /// Writes back the kept row's values over the changes made since, and keeps them again.
+    fn restore_pristine(&self) -> Result<(), OrmError>;
 }
 
 impl<M: Model> ErasedObject for ObjCell<M> {
@@ -434,23 +562,61 @@ impl<M: Model> ErasedObject for ObjCell<M> {
     }
 
     fn row_state(&self) -> RowState {
-        self.row
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.lock_row().state.clone()
     }
 
     fn set_row_state(&self, state: RowState) {
-        *self
-            .row
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
+        self.lock_row().state = state;
+    }
+
+    fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError> {
+        self.write_tracked().set_value(index, value)
+    }
+
+    fn pristine_values(&self) -> Vec<Value> {
+        let data = self.read_data();
+        match &self.lock_row().pristine {
+            Pristine::Saved(values) => values.clone(),
+            Pristine::Clean | Pristine::Off => data.values(),
+        }
+    }
+
+    fn is_clean(&self) -> bool {
+        self.clean.load(Ordering::Acquire)
+    }
+
+    fn keep_pristine(&self) {
+        let _data = self.write_data();
+        self.lock_row().pristine = Pristine::Clean;
+        self.clean.store(true, Ordering::Release);
+    }
+
+    fn drop_pristine(&self) {
+        let _data = self.write_data();
+        self.lock_row().pristine = Pristine::Off;
+        self.clean.store(false, Ordering::Release);
+    }
+
+    fn restore_pristine(&self) -> Result<(), OrmError> {
+        let mut data = self.write_data();
+        let mut row = self.lock_row();
+        if let Pristine::Saved(values) = std::mem::take(&mut row.pristine) {
+            for (i, value) in values.into_iter().enumerate() {
+                data.set_value(i, value)?;
+            }
+        }
+        row.pristine = Pristine::Clean;
+        self.clean.store(true, Ordering::Release);
+        Ok(())
     }
 }
 
-/// A new object of model `M` as an erased object (for [`ChildRelationship`]).
-pub(crate) fn new_erased<M: Model>(values: Vec<Value>) -> Result<Arc<dyn ErasedObject>, OrmError> {
-    Ok(Obj::new(M::from_values(values)?).erased())
+/// A new persistent object of model `M` from its row (for [`ChildRelationship`]), keeping the
+/// row's values itself.
+pub(crate) fn loaded_erased<M: Model>(
+    row: &pg_wire::Row,
+) -> Result<Arc<dyn ErasedObject>, OrmError> {
+    Ok(Obj::loaded(M::from_row(row)?).erased())
 }
 
 /// The parents an object's many-to-one links point to, with the foreign key column each fills.
@@ -584,6 +750,17 @@ pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dy
             }
         })
         .collect()
+}
+
+/// Whether the object has a many-to-one link, or one set or cleared since the last flush.
+pub(crate) fn has_parent_links(object: &dyn ErasedObject) -> bool {
+    let links = object.lock_links_erased();
+    !links.parents.is_empty() || !links.changed.is_empty()
+}
+
+/// Whether the object has any relationship link, loaded collection or pending association.
+pub(crate) fn has_links(object: &dyn ErasedObject) -> bool {
+    !object.lock_links_erased().is_empty()
 }
 
 /// Keeps in the object's collections (one-to-many and many-to-many) only the objects `keep`

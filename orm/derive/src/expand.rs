@@ -364,6 +364,19 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     #(#idents: ::orm::__private::from_value(#vars, #table_name, #columns)?,)*
                 })
             }
+
+            fn from_row(
+                row: &::orm::__private::Row,
+            ) -> ::core::result::Result<Self, ::orm::OrmError> {
+                // Every column read first, in order, then converted: as `from_values` of the
+                // row's values, without collecting them.
+                let [#(#vars),*]: [::orm::Value; #count] = [#(
+                    ::orm::__private::read_column(row, #indexes, <Self as ::orm::Model>::TABLE)?
+                ),*];
+                ::core::result::Result::Ok(Self {
+                    #(#idents: ::orm::__private::from_value(#vars, #table_name, #columns)?,)*
+                })
+            }
         }
 
         #[automatically_derived]

@@ -38,7 +38,7 @@ use super::identity::KeyPart;
 use super::{ObjectState, Session, identity_key, pk_condition};
 use crate::error::OrmError;
 use crate::expr::{Condition, Expr};
-use crate::obj::{self, ErasedObject, ObjectId, RowState};
+use crate::obj::{self, ErasedObject, ObjectId, RowState, Snapshot};
 use crate::relationship::{AssociationKey, ChildRelationship};
 use crate::schema::Table;
 use crate::sql::{SqlBuilder, as_params};
@@ -73,7 +73,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
                     .store
                     .records
                     .get(&id)
-                    .is_some_and(|r| !r.snapshot.is_empty()) =>
+                    .is_some_and(|r| !r.snapshot.is_none()) =>
             {
                 deleted.push(object)
             }
@@ -81,22 +81,38 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         }
     }
 
+    // Every object that may be written, with its values. A persistent object that keeps its
+    // row's values, unwritten since and with no many-to-one link, is its row: it is left out.
     let mut staged: Staged = HashMap::new();
-    for object in pending.iter().chain(&persistent) {
+    for object in &pending {
         staged.insert(object.object_id(), object.values());
+    }
+    for object in &persistent {
+        let unchanged = session
+            .store
+            .records
+            .get(&object.object_id())
+            .is_some_and(|r| matches!(r.snapshot, Snapshot::Own))
+            && object.is_clean()
+            && !obj::has_parent_links(object.as_ref());
+        if !unchanged {
+            staged.insert(object.object_id(), object.values());
+        }
     }
 
     // Dirty objects, before anything is sent: a flush with nothing to do sends nothing.
     let pending_ids: HashSet<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
     let none = HashSet::new();
     let dirty_before = persistent.iter().any(|o| {
-        let mut values = o.values();
+        let Some(mut values) = staged.get(&o.object_id()).cloned() else {
+            return false;
+        };
         fill_foreign_keys(o.as_ref(), &mut values, &staged, &pending_ids, &pending_ids);
         session
             .store
             .records
             .get(&o.object_id())
-            .is_some_and(|r| !same_values(&r.snapshot, &values))
+            .is_some_and(|r| !same_values(&r.snapshot.resolve(o.as_ref()), &values))
     });
     let associations_pending = pending
         .iter()
@@ -106,6 +122,8 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     if pending.is_empty() && !dirty_before && deleted.is_empty() && !associations_pending {
         return Ok(());
     }
+    // Keys may change from here on (a rollback rebuilds the identity map).
+    session.store.rekeyed = true;
 
     // 1. INSERTs, level by level.
     let levels = insert_levels(&pending)?;
@@ -149,11 +167,15 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         let Some(record) = session.store.records.get(&id) else {
             continue;
         };
-        let mut values = staged.get(&id).cloned().unwrap_or_else(|| object.values());
+        let Some(mut values) = staged.get(&id).cloned() else {
+            // Unchanged (see above).
+            continue;
+        };
         fill_foreign_keys(object.as_ref(), &mut values, &staged, &pending_ids, &none);
         let table = object.table();
+        let snapshot = record.snapshot.resolve(object.as_ref());
         let mut changed: Vec<usize> = (0..values.len())
-            .filter(|&i| match (values.get(i), record.snapshot.get(i)) {
+            .filter(|&i| match (values.get(i), snapshot.get(i)) {
                 (Some(a), Some(b)) => !a.same_as(b),
                 (a, b) => a.is_some() != b.is_some(),
             })
@@ -171,7 +193,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
             }
         }
         changed.sort_unstable();
-        if let Some(statement) = update_statement(table, &record.snapshot, &values, &changed, id) {
+        if let Some(statement) = update_statement(table, &snapshot, &values, &changed, id) {
             updates.push(statement);
         }
         staged.insert(id, values);
@@ -225,7 +247,8 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
             continue;
         };
         for key in obj::association_keys(object.as_ref()) {
-            let Some(value) = association_value(key, object.table(), &record.snapshot) else {
+            let snapshot = record.snapshot.resolve(object.as_ref());
+            let Some(value) = association_value(key, object.table(), &snapshot) else {
                 continue;
             };
             match purges.iter_mut().find(|(k, _)| *k == key) {
@@ -251,7 +274,8 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         .iter()
         .filter_map(|object| {
             let record = session.store.records.get(&object.object_id())?;
-            Some((object.clone(), record.snapshot.clone()))
+            let snapshot = record.snapshot.resolve(object.as_ref()).into_owned();
+            Some((object.clone(), snapshot))
         })
         .collect();
     let deletes: Vec<Statement> = order_deletes(&doomed)
@@ -270,6 +294,8 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         let Some(values) = staged.remove(&id) else {
             continue;
         };
+        // The values the transaction began with stay the rollback's.
+        session.store.materialize(id);
         let current = object.values();
         for (i, value) in values.iter().enumerate() {
             if current.get(i) != Some(value) {
@@ -284,7 +310,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         let key = identity_key(object.table(), &values);
         if let Some(record) = session.store.records.get_mut(&id) {
             record.state = ObjectState::Persistent;
-            record.snapshot = values;
+            record.snapshot = Snapshot::Values(values.into());
             if record.key.as_ref() != Some(&key) {
                 // A changed primary key: the row is known by its new key only.
                 if let Some(old) = record.key.replace(key.clone())
@@ -313,7 +339,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         let id = object.object_id();
         object.set_row_state(RowState::Deleted);
         if let Some(record) = session.store.records.get_mut(&id) {
-            record.snapshot.clear();
+            record.snapshot = Snapshot::None;
             if let Some(key) = record.key.take() {
                 session.store.identity.remove(&key);
             }
@@ -359,7 +385,7 @@ async fn resolve_deleted_children(session: &mut Session) -> Result<(), OrmError>
             .store
             .records
             .values()
-            .any(|r| r.state == ObjectState::Deleted && !r.snapshot.is_empty());
+            .any(|r| r.state == ObjectState::Deleted && !r.snapshot.is_none());
         if !any_deleted {
             return Ok(());
         }
@@ -370,7 +396,7 @@ async fn resolve_deleted_children(session: &mut Session) -> Result<(), OrmError>
                 .store
                 .records
                 .get(&id)
-                .is_some_and(|r| r.state == ObjectState::Deleted && !r.snapshot.is_empty());
+                .is_some_and(|r| r.state == ObjectState::Deleted && !r.snapshot.is_none());
             if !unflushed_delete {
                 continue;
             }
@@ -430,7 +456,10 @@ async fn load_children(
                 .store
                 .records
                 .get(&parent.object_id())
-                .and_then(|r| obj::referenced_value(table, key, parent.table(), &r.snapshot))
+                .and_then(|r| {
+                    let snapshot = r.snapshot.resolve(parent.as_ref());
+                    obj::referenced_value(table, key, parent.table(), &snapshot)
+                })
                 .unwrap_or(Value::Null)
         })
         .collect();

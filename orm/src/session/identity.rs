@@ -50,6 +50,17 @@ impl KeyPart {
     }
 }
 
+impl KeyPart {
+    /// The key part of a value, taking it.
+    pub(crate) fn from_value(value: Value) -> KeyPart {
+        match value {
+            Value::Text(v) => KeyPart::Text(v),
+            Value::Bytes(v) => KeyPart::Bytes(v),
+            other => KeyPart::of(&other),
+        }
+    }
+}
+
 /// A row's primary key: one value (the usual case, no allocation for an integer key), or several.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum RowKey {

@@ -18,7 +18,9 @@
 //! back the same `Obj`, so a change made through one handle is seen through every other. The
 //! session keeps, for each persistent object, a *snapshot* of its columns as the database has
 //! them; a flush compares each object with its snapshot and sends an UPDATE of the changed columns
-//! only (plus `onupdate` columns).
+//! only (plus `onupdate` columns). A loaded object holds its snapshot itself: its fields are the
+//! row's values until the first [`Obj::write`], which saves them first, so loading copies no value
+//! and a flush skips, without comparing, the objects nobody wrote.
 //!
 //! # Transactions
 //!
@@ -44,7 +46,7 @@ use crate::engine::Engine;
 use crate::error::OrmError;
 use crate::expr::Assignment;
 use crate::model::Model;
-use crate::obj::{self, ErasedObject, Obj, ObjectId, RowState};
+use crate::obj::{self, ErasedObject, Obj, ObjectId, RowState, Snapshot};
 use crate::query::{ColumnTuple, Select, SelectColumns};
 use crate::relationship::{ChildRelationship, ManyToOne, OneToMany, RelationKey};
 use crate::schema::Table;
@@ -55,7 +57,7 @@ mod flush;
 mod identity;
 mod stream;
 
-use identity::{IdMap, IdentityKey, describe_key, identity_key, identity_of_pk};
+use identity::{IdMap, IdentityKey, KeyPart, describe_key, identity_key, identity_of_pk};
 
 pub use stream::ObjectStream;
 
@@ -94,11 +96,12 @@ impl Held {
 struct Record {
     object: Held,
     state: ObjectState,
-    /// The database's values as last loaded or flushed (empty while pending, and once a flush
-    /// deleted the row).
-    snapshot: Vec<Value>,
+    /// The database's values as last loaded or flushed ([`Snapshot::None`] while pending, and
+    /// once a flush deleted the row); a loaded object keeps them itself ([`Snapshot::Own`]).
+    snapshot: Snapshot,
     /// The database's values when the transaction began; `None` if the row was inserted in it.
-    committed: Option<Vec<Value>>,
+    /// [`Snapshot::Own`] only while the snapshot is too (the same values, kept by the object).
+    committed: Option<Snapshot>,
     key: Option<IdentityKey>,
     /// Order of attachment, so flushes follow the order objects were added.
     seq: u64,
@@ -110,6 +113,9 @@ pub(crate) struct Store {
     records: IdMap<Record>,
     identity: HashMap<IdentityKey, ObjectId>,
     next_seq: u64,
+    /// Whether a snapshot's key may have changed since the identity map was built (a flush, a
+    /// bulk update or delete): a rollback then rebuilds the map.
+    rekeyed: bool,
 }
 
 impl Store {
@@ -128,7 +134,7 @@ impl Store {
             Record {
                 object: Held::Strong(object),
                 state: ObjectState::Pending,
-                snapshot: Vec::new(),
+                snapshot: Snapshot::None,
                 committed: None,
                 key: None,
                 seq: self.next_seq,
@@ -136,31 +142,33 @@ impl Store {
         );
     }
 
-    /// Records an object with a row as persistent (a loaded one, or a detached one added again):
-    /// `snapshot` is what the row holds.
-    fn attach_loaded(&mut self, object: Arc<dyn ErasedObject>, snapshot: Vec<Value>, weak: bool) {
-        let key = identity_key(object.table(), &snapshot);
-        self.attach_keyed(object, snapshot, key, weak);
+    /// Records an object with a row as persistent (a detached one added again, or one whose row
+    /// was read): `snapshot` is what the row holds.
+    fn attach_loaded(&mut self, object: Arc<dyn ErasedObject>, snapshot: Snapshot) {
+        let key = identity_key(object.table(), &snapshot.resolve(object.as_ref()));
+        object.set_row_state(RowState::Stored(None));
+        self.attach_keyed(object, snapshot, key, false);
     }
 
-    /// [`Store::attach_loaded`] with the row's identity already known.
+    /// [`Store::attach_loaded`] with the row's identity known, for an object whose row state
+    /// already says a session holds it.
     fn attach_keyed(
         &mut self,
         object: Arc<dyn ErasedObject>,
-        snapshot: Vec<Value>,
+        snapshot: Snapshot,
         key: IdentityKey,
         weak: bool,
     ) {
         self.next_seq += 1;
-        object.set_row_state(RowState::Stored(None));
+        let id = object.object_id();
         let held = if weak {
             Held::Weak(Arc::downgrade(&object))
         } else {
-            Held::Strong(object.clone())
+            Held::Strong(object)
         };
-        self.identity.insert(key.clone(), object.object_id());
+        self.identity.insert(key.clone(), id);
         self.records.insert(
-            object.object_id(),
+            id,
             Record {
                 object: held,
                 state: ObjectState::Persistent,
@@ -192,15 +200,15 @@ impl Store {
         row: &Row,
         weak: bool,
     ) -> Result<Obj<M>, OrmError> {
-        let values = read_values(M::TABLE, row)?;
-        let key = identity_key(M::TABLE, &values);
+        let key = row_identity(M::TABLE, row)?;
         if let Some(object) = self.lookup(&key)
             && let Some(object) = Obj::from_erased(object)
         {
+            check_row(M::TABLE, row)?;
             return Ok(object);
         }
-        let object = Obj::new(M::from_values(values.clone())?);
-        self.attach_keyed(object.erased(), values, key, weak);
+        let object = Obj::loaded(M::from_row(row)?);
+        self.attach_keyed(object.erased(), Snapshot::Own, key, weak);
         Ok(object)
     }
 
@@ -212,14 +220,52 @@ impl Store {
         row: &Row,
     ) -> Result<Arc<dyn ErasedObject>, OrmError> {
         let table = relationship.child();
-        let values = read_values(table, row)?;
-        let key = identity_key(table, &values);
+        let key = row_identity(table, row)?;
         if let Some(object) = self.lookup(&key) {
+            check_row(table, row)?;
             return Ok(object);
         }
-        let object = relationship.new_object(values.clone())?;
-        self.attach_keyed(object.clone(), values, key, false);
+        let object = relationship.new_object(row)?;
+        self.attach_keyed(object.clone(), Snapshot::Own, key, false);
         Ok(object)
+    }
+
+    /// Gives a record whose object keeps its row's values ([`Snapshot::Own`]) explicit ones,
+    /// before the session changes the object's fields itself or records other values for it.
+    fn materialize(&mut self, id: ObjectId) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        let own = matches!(record.snapshot, Snapshot::Own);
+        let own_committed = matches!(record.committed, Some(Snapshot::Own));
+        if !own && !own_committed {
+            return;
+        }
+        let Some(object) = record.object.get() else {
+            return;
+        };
+        let values: Arc<[Value]> = object.pristine_values().into();
+        if own {
+            record.snapshot = Snapshot::Values(values.clone());
+        }
+        if own_committed {
+            record.committed = Some(Snapshot::Values(values));
+        }
+        object.drop_pristine();
+    }
+
+    /// Records that an object's fields are its row's values, now and as the transaction's
+    /// starting point (after a reload), kept by the object itself.
+    fn mark_clean(&mut self, id: ObjectId) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        let Some(object) = record.object.get() else {
+            return;
+        };
+        object.keep_pristine();
+        record.snapshot = Snapshot::Own;
+        record.committed = Some(Snapshot::Own);
     }
 
     /// Records in attachment order, with their live objects.
@@ -248,24 +294,15 @@ impl Store {
     /// what the session knew of its row, so that adding it again, to this session or another,
     /// flushes the changes made to it in the meantime.
     fn forget(&mut self, id: ObjectId) {
-        let Some(record) = self.remove(id) else {
-            return;
-        };
-        let Some(object) = record.object.get() else {
-            return;
-        };
-        object.set_row_state(match record.state {
-            ObjectState::Pending | ObjectState::Transient => RowState::New,
-            ObjectState::Deleted if record.snapshot.is_empty() => RowState::Deleted,
-            _ => RowState::Stored(Some(record.snapshot)),
-        });
+        if let Some(record) = self.remove(id) {
+            detach(record);
+        }
     }
 
     /// Takes every object out of the session (see [`Store::forget`]).
     fn forget_all(&mut self) {
-        let ids: Vec<ObjectId> = self.records.keys().copied().collect();
-        for id in ids {
-            self.forget(id);
+        for (_, record) in std::mem::take(&mut self.records) {
+            detach(record);
         }
         *self = Store::default();
     }
@@ -281,12 +318,59 @@ impl Store {
                 continue;
             }
             if let Some(object) = record.object.get() {
-                let key = identity_key(object.table(), &record.snapshot);
+                let key = identity_key(object.table(), &record.snapshot.resolve(object.as_ref()));
                 self.identity.insert(key.clone(), *id);
                 record.key = Some(key);
             }
         }
+        self.rekeyed = false;
     }
+}
+
+/// The row state an object leaves a session with (see [`Store::forget`]).
+fn detach(record: Record) {
+    let Some(object) = record.object.get() else {
+        return;
+    };
+    let state = match record.state {
+        ObjectState::Pending | ObjectState::Transient => RowState::New,
+        ObjectState::Deleted if record.snapshot.is_none() => RowState::Deleted,
+        _ => RowState::Stored(Some(record.snapshot)),
+    };
+    if matches!(state, RowState::Deleted) {
+        // Values kept for a rollback that can no longer come.
+        object.drop_pristine();
+    }
+    object.set_row_state(state);
+}
+
+/// The identity of a whole row of `table` (its columns in order), reading the columns up to the
+/// last primary key column in order, so a row that cannot be read fails on the same column as
+/// reading it whole.
+fn row_identity(table: &'static Table, row: &Row) -> Result<IdentityKey, OrmError> {
+    let (mut first, mut rest) = (None, Vec::new());
+    let last = table.primary_key().max().unwrap_or(0);
+    for (i, column) in table.columns.iter().enumerate().take(last + 1) {
+        let value = Value::from_row(row, i, column.sql_type)?;
+        if column.primary_key {
+            let part = KeyPart::from_value(value);
+            match first {
+                None => first = Some(part),
+                Some(_) => rest.push(part),
+            }
+        }
+    }
+    Ok(IdentityKey::new(table, first.into_iter().chain(rest)))
+}
+
+/// Whether the rest of a row of `table` (past its last primary key column) can be read, for a
+/// row whose object the session already holds: it fails as reading it whole would.
+fn check_row(table: &'static Table, row: &Row) -> Result<(), OrmError> {
+    let last = table.primary_key().max().unwrap_or(0);
+    for (i, column) in table.columns.iter().enumerate().skip(last + 1) {
+        Value::from_row(row, i, column.sql_type)?;
+    }
+    Ok(())
 }
 
 /// A session: a unit of work and an identity map (see the module documentation).
@@ -510,13 +594,14 @@ impl Session {
                 table.name
             )),
             RowState::Stored(Some(snapshot)) => {
-                let key = identity_key(table, &snapshot);
+                let values = snapshot.resolve(object);
+                let key = identity_key(table, &values);
                 self.store.lookup(&key).map(|_| {
                     format!(
                         "another {} object with the primary key {} is already in this session; \
                          a row is one object in a session",
                         table.name,
-                        describe_key(table, &snapshot)
+                        describe_key(table, &values)
                     )
                 })
             }
@@ -536,7 +621,7 @@ impl Session {
                 // Detached: persistent again, its row as the session last knew it, so the
                 // changes made in the meantime are flushed.
                 RowState::Stored(Some(snapshot)) => {
-                    self.store.attach_loaded(object.clone(), snapshot, false);
+                    self.store.attach_loaded(object.clone(), snapshot);
                 }
                 // (Refused above.)
                 RowState::Stored(None) | RowState::Deleted => continue,
@@ -594,7 +679,7 @@ impl Session {
             self.delete_erased(child);
         } else if self.store.state_of(child.object_id()).is_some() {
             obj::unlink_parent(child.as_ref(), key);
-            let _ = child.set_value(key.column, Value::Null);
+            let _ = child.change_value(key.column, Value::Null);
         }
     }
 
@@ -630,26 +715,44 @@ impl Session {
             OrmError::NotFound(format!("{} row of the object to refresh", M::TABLE.name))
         })?;
         let values = read_values(M::TABLE, row)?;
-        self.overwrite(object.erased(), values)?;
+        self.overwrite(object.erased(), values, false)?;
         Ok(())
     }
 
-    /// Sets an object's columns to the database's values and records them as its snapshot; its
-    /// many-to-one links follow the foreign keys read.
+    /// Sets an object's columns to the database's values and records them as its snapshot (and,
+    /// with `committed`, as the transaction's starting point too); its many-to-one links follow
+    /// the foreign keys read.
     fn overwrite(
         &mut self,
         object: Arc<dyn ErasedObject>,
         values: Vec<Value>,
+        committed: bool,
     ) -> Result<(), OrmError> {
-        for (i, value) in values.iter().enumerate() {
-            object.set_value(i, value.clone())?;
+        let id = object.object_id();
+        let held = self.store.records.contains_key(&id);
+        if held && !committed {
+            // The values the transaction began with stay the rollback's.
+            self.store.materialize(id);
         }
-        match self.store.records.get_mut(&object.object_id()) {
+        if !held || !committed {
+            object.drop_pristine();
+        }
+        for (i, value) in values.into_iter().enumerate() {
+            object.set_value(i, value)?;
+        }
+        match self.store.records.get_mut(&id) {
             Some(record) => {
-                record.snapshot = values;
                 record.state = ObjectState::Persistent;
+                if !committed {
+                    record.snapshot = Snapshot::Values(object.values().into());
+                }
             }
-            None => self.store.attach_loaded(object.clone(), values, false),
+            None => self
+                .store
+                .attach_loaded(object.clone(), Snapshot::Values(object.values().into())),
+        }
+        if committed {
+            self.store.mark_clean(id);
         }
         self.restore_links(&object);
         Ok(())
@@ -820,10 +923,7 @@ impl Session {
                 let values = read_values(table, row)?;
                 let key = identity_key(table, &values);
                 if let Some(object) = self.store.lookup(&key) {
-                    self.overwrite(object, values.clone())?;
-                    if let Some(record) = self.store.records.get_mut(&key_id(&self.store, &key)) {
-                        record.committed = Some(values);
-                    }
+                    self.overwrite(object, values, true)?;
                 }
             }
         }
@@ -864,19 +964,36 @@ impl Session {
                     self.store.remove(id);
                     object.set_row_state(RowState::New);
                 }
-                (Some(committed), _) => {
+                (Some(committed), state) => {
                     let committed = committed.clone();
-                    for (i, value) in committed.iter().enumerate() {
-                        let _ = object.set_value(i, value.clone());
+                    match &committed {
+                        // Kept by the object: written back only if it was changed since.
+                        Snapshot::Own if !object.is_clean() => {
+                            let _ = object.restore_pristine();
+                        }
+                        Snapshot::Own | Snapshot::None => {}
+                        Snapshot::Values(values) => {
+                            for (i, value) in values.iter().enumerate() {
+                                let _ = object.set_value(i, value.clone());
+                            }
+                        }
                     }
                     record.snapshot = committed;
                     record.state = ObjectState::Persistent;
-                    object.set_row_state(RowState::Stored(None));
-                    restored.push(object);
+                    if state != ObjectState::Persistent {
+                        // A persistent object's row state already says a session holds it.
+                        object.set_row_state(RowState::Stored(None));
+                    }
+                    // Without links, there is nothing to restore below.
+                    if obj::has_links(object.as_ref()) {
+                        restored.push(object);
+                    }
                 }
             }
         }
-        self.store.rebuild_identity();
+        if self.store.rekeyed {
+            self.store.rebuild_identity();
+        }
         // What stays lists only what stays: not the objects the rollback dropped, nor those
         // attached since and never flushed.
         for object in &restored {
@@ -1336,10 +1453,14 @@ impl Session {
             let key = identity_key(M::TABLE, &key_values);
             if let Some(object) = self.store.lookup(&key) {
                 let id = object.object_id();
+                // The transaction's starting values stay the rollback's.
+                self.store.materialize(id);
+                self.store.rekeyed = true;
                 for (i, value) in &sets {
                     object.set_value(*i, value.clone())?;
                     if let Some(record) = self.store.records.get_mut(&id)
-                        && let Some(slot) = record.snapshot.get_mut(*i)
+                        && let Snapshot::Values(snapshot) = &mut record.snapshot
+                        && let Some(slot) = Arc::make_mut(snapshot).get_mut(*i)
                     {
                         *slot = value.clone();
                     }
@@ -1384,7 +1505,8 @@ impl Session {
             {
                 // Gone from the database already: nothing left to flush for it.
                 record.state = ObjectState::Deleted;
-                record.snapshot.clear();
+                record.snapshot = Snapshot::None;
+                self.store.rekeyed = true;
                 if let Some(object) = record.object.get() {
                     object.set_row_state(RowState::Deleted);
                 }
@@ -1413,10 +1535,6 @@ impl Session {
             .map(|row| self.object_from_row::<M>(row, false))
             .collect()
     }
-}
-
-fn key_id(store: &Store, key: &IdentityKey) -> ObjectId {
-    store.identity.get(key).copied().unwrap_or(0)
 }
 
 /// Reads a whole row of `table` (its columns in order).

@@ -345,3 +345,92 @@ async fn many_to_many_through_an_association_table() {
     assert_eq!(rows[0].get::<_, i64>(0), 0);
     assert_eq!(fresh.count(&select::<Tag>()).await.unwrap(), 1);
 }
+
+/// A loaded object keeps its row's values itself until it is first written: every path that
+/// needs them (flush, rollback, close, detach and add again, bulk update, refresh) finds them.
+#[tokio::test]
+async fn loaded_objects_keep_their_row_values_until_changed() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    for (slug, title) in [("one", "One"), ("two", "Two"), ("three", "Three")] {
+        session.add(&article(slug, title));
+    }
+    session.commit().await.unwrap();
+    session.close().await.unwrap();
+
+    let titles = |objects: &[Obj<Article>]| -> Vec<String> {
+        objects.iter().map(|a| a.read().title.clone()).collect()
+    };
+    let by_slug = select::<Article>().order_by(Article::SLUG.asc());
+
+    // Written, then closed: the row's values come back.
+    let mut session = engine.session();
+    let loaded = session.all(&by_slug).await.unwrap();
+    loaded[0].write().title = "Changed".into();
+    loaded[0].write().title = "Changed twice".into();
+    session.close().await.unwrap();
+    assert_eq!(titles(&loaded), ["One", "Three", "Two"]);
+    assert_eq!(session.state(&loaded[0]), ObjectState::Detached);
+
+    // Written while detached, added to another session: the change is flushed.
+    loaded[1].write().title = "Three, detached".into();
+    let mut other = engine.session();
+    other.add(&loaded[1]);
+    other.commit().await.unwrap();
+    let mut check = engine.session();
+    let stored = check.all(&by_slug).await.unwrap();
+    assert_eq!(titles(&stored), ["One", "Three, detached", "Two"]);
+    check.close().await.unwrap();
+
+    // Written and flushed, then rolled back.
+    let mut session = engine.session();
+    let loaded = session.all(&by_slug).await.unwrap();
+    loaded[2].write().title = "Two, flushed".into();
+    session.flush().await.unwrap();
+    loaded[2].write().title = "Two, flushed and written".into();
+    session.rollback().await.unwrap();
+    assert_eq!(titles(&loaded), ["One", "Three, detached", "Two"]);
+    session.flush().await.unwrap();
+    assert_eq!(
+        session
+            .count(&select::<Article>().filter(Article::TITLE.eq("Two")))
+            .await
+            .unwrap(),
+        1,
+        "a restored object has nothing to flush"
+    );
+
+    // A bulk update brings the objects up to date; a rollback restores what the transaction
+    // began with, and a refresh reads the row again.
+    let changed = session
+        .update(
+            &select::<Article>().filter(Article::SLUG.eq("one")),
+            &[Article::TITLE.set("One, bulk")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(loaded[0].read().title, "One, bulk");
+    session.rollback().await.unwrap();
+    assert_eq!(loaded[0].read().title, "One");
+    loaded[0].write().title = "Unflushed".into();
+    session.refresh(&loaded[0]).await.unwrap();
+    assert_eq!(loaded[0].read().title, "One");
+
+    // Deleted in bulk, then rolled back.
+    let gone = session
+        .delete_where(&select::<Article>().filter(Article::SLUG.eq("two")))
+        .await
+        .unwrap();
+    assert_eq!(gone, 1);
+    assert_eq!(session.state(&loaded[2]), ObjectState::Deleted);
+    session.rollback().await.unwrap();
+    assert_eq!(session.state(&loaded[2]), ObjectState::Persistent);
+    assert_eq!(loaded[2].read().title, "Two");
+    let again = session.all(&by_slug).await.unwrap();
+    assert!(
+        again.iter().zip(&loaded).all(|(a, b)| a == b),
+        "one row, one object"
+    );
+    session.close().await.unwrap();
+}
