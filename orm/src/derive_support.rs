@@ -5,6 +5,7 @@ use crate::error::OrmError;
 use crate::schema::{SqlType, Table};
 use crate::value::{ColumnType, Value};
 
+pub use crate::model::RowRead;
 pub use pg_wire::Row;
 
 /// Whether `length` applies to a column of this type.

@@ -34,13 +34,45 @@ pub trait Model: Send + Sync + 'static {
         Self: Sized;
 
     /// A model from a whole row of its table (its columns in order): as [`Model::from_values`]
-    /// of the row's values, which `#[derive(Model)]` does without collecting them first.
+    /// of the row's values.
     fn from_row(row: &pg_wire::Row) -> Result<Self, OrmError>
     where
         Self: Sized,
     {
-        Self::from_values(crate::session::read_values(Self::TABLE, row)?)
+        match Self::read_row(row, |_| None::<std::convert::Infallible>)? {
+            RowRead::New(model) => Ok(model),
+            RowRead::Known(never) => match never {},
+        }
     }
+
+    /// Reads a whole row of the model's table (its columns in order), then shows its values to
+    /// `known`: what `known` returns stands for the row (the session's object for it), else the
+    /// values become a model as [`Model::from_values`] makes one. `#[derive(Model)]` implements
+    /// it without collecting the values in a vector; support for the session, not an API.
+    #[doc(hidden)]
+    fn read_row<T>(
+        row: &pg_wire::Row,
+        known: impl FnOnce(&[Value]) -> Option<T>,
+    ) -> Result<RowRead<Self, T>, OrmError>
+    where
+        Self: Sized,
+    {
+        let values = crate::session::read_values(Self::TABLE, row)?;
+        if let Some(known) = known(&values) {
+            return Ok(RowRead::Known(known));
+        }
+        Self::from_values(values).map(RowRead::New)
+    }
+}
+
+/// What [`Model::read_row`] made of a row: a new model, or what stands for the row.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum RowRead<M, T> {
+    /// The row's model.
+    New(M),
+    /// What the caller's `known` returned for the row's values.
+    Known(T),
 }
 
 #[cfg(test)]

@@ -365,17 +365,22 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 })
             }
 
-            fn from_row(
+            fn read_row<__Known>(
                 row: &::orm::__private::Row,
-            ) -> ::core::result::Result<Self, ::orm::OrmError> {
+                known: impl ::core::ops::FnOnce(&[::orm::Value]) -> ::core::option::Option<__Known>,
+            ) -> ::core::result::Result<::orm::__private::RowRead<Self, __Known>, ::orm::OrmError> {
                 // Every column read first, in order, then converted: as `from_values` of the
-                // row's values, without collecting them.
-                let [#(#vars),*]: [::orm::Value; #count] = [#(
+                // row's values, without collecting them in a vector.
+                let values: [::orm::Value; #count] = [#(
                     ::orm::__private::read_column(row, #indexes, <Self as ::orm::Model>::TABLE)?
                 ),*];
-                ::core::result::Result::Ok(Self {
+                if let ::core::option::Option::Some(known) = known(&values) {
+                    return ::core::result::Result::Ok(::orm::__private::RowRead::Known(known));
+                }
+                let [#(#vars),*] = values;
+                ::core::result::Result::Ok(::orm::__private::RowRead::New(Self {
                     #(#idents: ::orm::__private::from_value(#vars, #table_name, #columns)?,)*
-                })
+                }))
             }
         }
 

@@ -1,7 +1,7 @@
 //! The identity map's keys: a row's table and primary key values, typed (no text is formatted
 //! to build one), and a cheap hasher for the session's maps keyed by object id.
 
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
@@ -11,7 +11,7 @@ use crate::value::Value;
 /// One primary key value as the identity map compares it: as [`Value`]'s `==` for the types a key
 /// has in practice, and by the value's debug text for floats, numerics and JSON (which have no
 /// `Eq`), as the map's keys always did.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum KeyPart {
     Null,
     Bool(bool),
@@ -61,18 +61,61 @@ impl KeyPart {
     }
 }
 
+/// Hashed in as few writes as possible (the identity map hashes a key per loaded row): an integer
+/// as one `i64` whatever its width (values of different variants may collide; they never compare
+/// equal), text and bytes as their bytes.
+impl Hash for KeyPart {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            KeyPart::Null => state.write_u8(0),
+            KeyPart::Bool(v) => state.write_u8(1 + u8::from(*v)),
+            KeyPart::I16(v) => state.write_i64(i64::from(*v)),
+            KeyPart::I32(v) => state.write_i64(i64::from(*v)),
+            KeyPart::I64(v) => state.write_i64(*v),
+            KeyPart::Text(v) | KeyPart::Other(v) => v.hash(state),
+            KeyPart::Bytes(v) => v.hash(state),
+            KeyPart::Date(v) => v.hash(state),
+            KeyPart::Timestamp(v) => v.hash(state),
+            KeyPart::TimestampTz(v) => v.hash(state),
+            KeyPart::Uuid(v) => state.write(v.as_bytes()),
+        }
+    }
+}
+
 /// A row's primary key: one value (the usual case, no allocation for an integer key), or several.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum RowKey {
     One(KeyPart),
     Many(Box<[KeyPart]>),
 }
 
+impl Hash for RowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            RowKey::One(part) => part.hash(state),
+            RowKey::Many(parts) => {
+                for part in parts.iter() {
+                    part.hash(state);
+                }
+            }
+        }
+    }
+}
+
 /// The identity of a row: its table and primary key values.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct IdentityKey {
     table: &'static str,
     key: RowKey,
+}
+
+/// The table enters the hash by the length of its name only (equal names have equal lengths;
+/// keys of tables whose names only have the same length are told apart by `==`).
+impl Hash for IdentityKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.table.len());
+        self.key.hash(state);
+    }
 }
 
 impl IdentityKey {

@@ -45,7 +45,7 @@ use pg_wire::{Row, TransactionStatus};
 use crate::engine::Engine;
 use crate::error::OrmError;
 use crate::expr::Assignment;
-use crate::model::Model;
+use crate::model::{Model, RowRead};
 use crate::obj::{self, ErasedObject, Obj, ObjectId, RowState, Snapshot};
 use crate::query::{ColumnTuple, Select, SelectColumns};
 use crate::relationship::{ChildRelationship, ManyToOne, OneToMany, RelationKey};
@@ -180,6 +180,12 @@ impl Store {
         );
     }
 
+    /// Makes room for `additional` more objects.
+    fn reserve(&mut self, additional: usize) {
+        self.records.reserve(additional);
+        self.identity.reserve(additional);
+    }
+
     /// The object already in the session for this row, if any.
     fn lookup(&mut self, key: &IdentityKey) -> Option<Arc<dyn ErasedObject>> {
         let id = *self.identity.get(key)?;
@@ -200,16 +206,26 @@ impl Store {
         row: &Row,
         weak: bool,
     ) -> Result<Obj<M>, OrmError> {
-        let key = row_identity(M::TABLE, row)?;
-        if let Some(object) = self.lookup(&key)
-            && let Some(object) = Obj::from_erased(object)
-        {
-            check_row(M::TABLE, row)?;
-            return Ok(object);
+        let mut key = None;
+        let read = M::read_row(row, |values| {
+            let found = identity_key(M::TABLE, values);
+            let object = self.lookup(&found).and_then(Obj::from_erased);
+            key = Some(found);
+            object
+        })?;
+        match read {
+            RowRead::Known(object) => Ok(object),
+            RowRead::New(model) => {
+                let object = Obj::loaded(model);
+                let key = match key {
+                    Some(key) => key,
+                    // A model whose `read_row` did not show the values.
+                    None => identity_key(M::TABLE, &object.read().values()),
+                };
+                self.attach_keyed(object.erased(), Snapshot::Own, key, weak);
+                Ok(object)
+            }
         }
-        let object = Obj::loaded(M::from_row(row)?);
-        self.attach_keyed(object.erased(), Snapshot::Own, key, weak);
-        Ok(object)
     }
 
     /// The object for a row of a relationship's children, whose model is known only to the
@@ -944,13 +960,10 @@ impl Session {
         }
         self.failed = None;
         let mut restored = Vec::new();
-        let ids: Vec<ObjectId> = self.store.records.keys().copied().collect();
-        for id in ids {
-            let Some(record) = self.store.records.get_mut(&id) else {
-                continue;
-            };
+        let mut gone = Vec::new();
+        for (&id, record) in self.store.records.iter_mut() {
             let Some(object) = record.object.get() else {
-                self.store.remove(id);
+                gone.push(id);
                 continue;
             };
             match (&record.committed, record.state) {
@@ -961,7 +974,7 @@ impl Session {
                             let _ = object.set_value(i, Value::Null);
                         }
                     }
-                    self.store.remove(id);
+                    gone.push(id);
                     object.set_row_state(RowState::New);
                 }
                 (Some(committed), state) => {
@@ -990,6 +1003,9 @@ impl Session {
                     }
                 }
             }
+        }
+        for id in gone {
+            self.store.remove(id);
         }
         if self.store.rekeyed {
             self.store.rebuild_identity();
@@ -1227,6 +1243,7 @@ impl Session {
         self.autoflush().await?;
         let (sql, params) = query.sql();
         let rows = self.run(&sql, &params).await?;
+        self.store.reserve(rows.len());
         let mut objects = Vec::with_capacity(rows.len());
         let mut seen = HashSet::new();
         for row in &rows {
