@@ -23,7 +23,7 @@
 //! written since from a flag.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
@@ -114,13 +114,80 @@ struct RowCell {
     pristine: Pristine,
 }
 
+/// A small map kept as a list: an object has few relationships, and an empty one costs nothing
+/// to make (every loaded object has one per kind of link).
+pub(crate) struct KeyedList<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for KeyedList<K, V> {
+    fn default() -> Self {
+        KeyedList(Vec::new())
+    }
+}
+
+impl<K: PartialEq + Copy, V> KeyedList<K, V> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets the value of `key`; returns the one it replaces.
+    fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.get_mut(&key) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
+            None => {
+                self.0.push((key, value));
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// The value of `key`, made with `Default` if there is none (always `Some`).
+    fn entry_or_default(&mut self, key: K) -> Option<&mut V>
+    where
+        V: Default,
+    {
+        if self.get(&key).is_none() {
+            self.0.push((key, V::default()));
+        }
+        self.get_mut(&key)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+}
+
 /// The relationship links of one object.
 #[derive(Default)]
 pub(crate) struct Links {
     /// Many-to-one: the parent per foreign key.
-    parents: HashMap<RelationKey, Arc<dyn ErasedObject>>,
+    parents: KeyedList<RelationKey, Arc<dyn ErasedObject>>,
     /// One-to-many: the children per foreign key, in the order they were attached or loaded.
-    children: HashMap<RelationKey, Vec<ChildRef>>,
+    children: KeyedList<RelationKey, Vec<ChildRef>>,
     /// Collections fully loaded from the database (so an empty one means "no children").
     loaded: Vec<RelationKey>,
     /// Collections whose children are deleted with the parent, as noted by `push` and `load` of
@@ -129,7 +196,7 @@ pub(crate) struct Links {
     /// Many-to-one links set or cleared by the caller since the last flush.
     changed: Vec<RelationKey>,
     /// Many-to-many: the related objects per association direction.
-    associated: HashMap<AssociationKey, Vec<ChildRef>>,
+    associated: KeyedList<AssociationKey, Vec<ChildRef>>,
     /// Association rows to insert (`true`) or delete (`false`) at the next flush, from this side.
     pending_associations: Vec<(AssociationKey, Arc<dyn ErasedObject>, bool)>,
     /// Many-to-many collections fully loaded from the database.
@@ -421,8 +488,9 @@ impl Links {
         let Some(id) = child.upgrade().map(|c| c.object_id()) else {
             return;
         };
-        let children = self.children.entry(key).or_default();
-        if !children.iter().any(|c| c.is(id)) {
+        if let Some(children) = self.children.entry_or_default(key)
+            && !children.iter().any(|c| c.is(id))
+        {
             children.push(child);
         }
     }
@@ -437,8 +505,9 @@ impl Links {
         let Some(id) = other.upgrade().map(|o| o.object_id()) else {
             return;
         };
-        let list = self.associated.entry(key).or_default();
-        if !list.iter().any(|o| o.is(id)) {
+        if let Some(list) = self.associated.entry_or_default(key)
+            && !list.iter().any(|o| o.is(id))
+        {
             list.push(other);
         }
     }
@@ -489,6 +558,21 @@ impl ChildRef {
 
     fn is(&self, id: ObjectId) -> bool {
         self.upgrade().is_some_and(|c| c.object_id() == id)
+    }
+
+    /// The address of the object referred to (a weak reference keeps the allocation, so no
+    /// other object can have it while this one exists).
+    fn address(&self) -> *const () {
+        match self {
+            ChildRef::Strong(child) => Arc::as_ptr(child).cast::<()>(),
+            ChildRef::Weak(child) => child.as_ptr().cast::<()>(),
+        }
+    }
+
+    /// Whether this refers to `object` (which is alive, so a reference to a dropped object
+    /// never matches), without upgrading.
+    fn points_to(&self, object: &Arc<dyn ErasedObject>) -> bool {
+        std::ptr::eq(self.address(), Arc::as_ptr(object).cast::<()>())
     }
 }
 
@@ -894,11 +978,22 @@ pub(crate) fn set_loaded_children(
             .insert(key, parent.clone());
     }
     let mut links = parent.lock_links_erased();
-    let list = links.children.entry(key).or_default();
-    for child in children {
-        let id = child.object_id();
-        if !list.iter().any(|c| c.is(id)) {
-            list.push(ChildRef::Weak(Arc::downgrade(child)));
+    if let Some(list) = links.children.entry_or_default(key) {
+        list.reserve(children.len());
+        if list.len() + children.len() <= 32 {
+            for child in children {
+                if !list.iter().any(|c| c.points_to(child)) {
+                    list.push(ChildRef::Weak(Arc::downgrade(child)));
+                }
+            }
+        } else {
+            // A long collection: the children listed already, by address.
+            let mut listed: HashSet<*const ()> = list.iter().map(ChildRef::address).collect();
+            for child in children {
+                if listed.insert(Arc::as_ptr(child).cast::<()>()) {
+                    list.push(ChildRef::Weak(Arc::downgrade(child)));
+                }
+            }
         }
     }
     if !links.loaded.contains(&key) {
