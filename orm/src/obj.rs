@@ -581,6 +581,8 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn object_id(&self) -> ObjectId;
     fn table(&self) -> &'static Table;
     fn values(&self) -> Vec<Value>;
+    /// The value of one column (see [`Model::value`]).
+    fn value(&self, index: usize) -> Option<Value>;
     fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
     fn lock_links_erased(&self) -> MutexGuard<'_, Links>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
@@ -620,6 +622,10 @@ impl<M: Model> ErasedObject for ObjCell<M> {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .values()
+    }
+
+    fn value(&self, index: usize) -> Option<Value> {
+        self.read_data().value(index)
     }
 
     fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError> {
@@ -821,9 +827,13 @@ pub(crate) fn referenced_value(
 /// The many-to-one links whose parent is not the row the object's foreign key column points to
 /// (a foreign key set directly, reloaded, or restored by a rollback).
 pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dyn ErasedObject>)> {
+    let parents = parent_links(object);
+    if parents.is_empty() {
+        return parents;
+    }
     let values = object.values();
     let table = object.table();
-    parent_links(object)
+    parents
         .into_iter()
         .filter(|(key, parent)| {
             let own = values.get(key.column).filter(|v| !v.is_null());

@@ -338,6 +338,15 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 ::std::vec![#(::orm::ColumnType::to_value(&self.#idents)),*]
             }
 
+            fn value(&self, index: usize) -> ::core::option::Option<::orm::Value> {
+                match index {
+                    #(#indexes => ::core::option::Option::Some(
+                        ::orm::ColumnType::to_value(&self.#idents),
+                    ),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
             fn set_value(
                 &mut self,
                 index: usize,

@@ -35,9 +35,8 @@ use std::time::Instant;
 use pg_wire::BatchResult;
 
 use super::identity::KeyPart;
-use super::{ObjectState, Session, identity_key, pk_condition};
+use super::{KeyIndex, ObjectState, Session, identity_key, pk_condition};
 use crate::error::OrmError;
-use crate::expr::{Condition, Expr};
 use crate::obj::{self, ErasedObject, ObjectId, RowState, Snapshot};
 use crate::relationship::{AssociationKey, ChildRelationship};
 use crate::schema::Table;
@@ -48,6 +47,8 @@ use crate::value::Value;
 struct Statement {
     sql: String,
     params: Vec<Value>,
+    /// Whether `params` are bound as one array parameter, `$1` (`= ANY($1)`).
+    list: bool,
     /// The object it writes, and the columns `RETURNING` gives back, in order.
     object: ObjectId,
     returning: Vec<usize>,
@@ -464,22 +465,10 @@ async fn load_children(
         })
         .collect();
     let mut grouped = vec![Vec::new(); parents.len()];
-    let wanted: Vec<Expr> = keys
-        .iter()
-        .filter(|k| !k.is_null())
-        .cloned()
-        .map(Expr::Value)
-        .collect();
-    if wanted.is_empty() {
+    let parents_by_key = KeyIndex::new(&keys);
+    if parents_by_key.distinct().is_empty() {
         return Ok(grouped);
     }
-    let condition = Condition(Expr::In {
-        expr: Box::new(Expr::Column {
-            table: table.name,
-            column: column.name,
-        }),
-        values: wanted,
-    });
     let mut out = SqlBuilder::new();
     out.push("SELECT ");
     for (i, c) in table.columns.iter().enumerate() {
@@ -490,20 +479,21 @@ async fn load_children(
     }
     out.push(" \nFROM ")
         .push_ident(table.name)
-        .push(" \nWHERE ");
-    condition.expr().write(&mut out);
-    let (sql, params) = out.finish();
-    let rows = session.run(&sql, &params).await?;
+        .push(" \nWHERE ")
+        .push_column(table.name, column.name)
+        .push(" = ANY($1)");
+    let (sql, _) = out.finish();
+    let rows = session.run_list(&sql, parents_by_key.distinct()).await?;
     for row in &rows {
         let child = session.store.child_from_row(relationship, row)?;
         if session.store.state_of(child.object_id()) != Some(ObjectState::Persistent) {
             continue;
         }
-        let Some(value) = child.values().get(key.column).cloned() else {
+        let Some(value) = child.value(key.column) else {
             continue;
         };
-        for (k, group) in keys.iter().zip(grouped.iter_mut()) {
-            if !k.is_null() && k.same_as(&value) {
+        for i in parents_by_key.positions(&value) {
+            if let Some(group) = grouped.get_mut(i) {
                 group.push(child.clone());
             }
         }
@@ -791,6 +781,7 @@ fn insert_statement(table: &'static Table, values: &[Value], object: ObjectId) -
     Statement {
         sql,
         params,
+        list: false,
         object,
         returning,
     }
@@ -821,6 +812,7 @@ fn update_statement(
     Some(Statement {
         sql,
         params,
+        list: false,
         object,
         returning: Vec::new(),
     })
@@ -842,6 +834,7 @@ fn delete_statement(
     Some(Statement {
         sql,
         params,
+        list: false,
         object,
         returning: Vec::new(),
     })
@@ -896,6 +889,7 @@ fn association_statement(
     Some(Statement {
         sql,
         params,
+        list: false,
         object: object.object_id(),
         returning: Vec::new(),
     })
@@ -915,27 +909,22 @@ fn association_value(
         .filter(|v| !v.is_null())
 }
 
-/// `DELETE FROM through WHERE through.local IN ($1, ...)`: every association row of some
-/// deleted objects.
+/// `DELETE FROM through WHERE through.local = ANY($1)`: every association row of some deleted
+/// objects.
 fn association_purge(key: AssociationKey, values: Vec<Value>) -> Option<Statement> {
     let through = key.through;
     let local = through.columns.get(key.local)?;
     let mut out = SqlBuilder::new();
     out.push("DELETE FROM ")
         .push_ident(through.name)
-        .push(" WHERE ");
-    Expr::In {
-        expr: Box::new(Expr::Column {
-            table: through.name,
-            column: local.name,
-        }),
-        values: values.into_iter().map(Expr::Value).collect(),
-    }
-    .write(&mut out);
-    let (sql, params) = out.finish();
+        .push(" WHERE ")
+        .push_column(through.name, local.name)
+        .push(" = ANY($1)");
+    let (sql, _) = out.finish();
     Some(Statement {
         sql,
-        params,
+        params: values,
+        list: true,
         object: 0,
         returning: Vec::new(),
     })
@@ -1038,8 +1027,13 @@ async fn run_batch(
 ) -> Result<Vec<BatchResult>, OrmError> {
     let engine = session.engine.clone();
     let client = session.connection().await?;
-    let params: Vec<Vec<&(dyn pg_wire::types::ToSql + Sync)>> =
-        statements.iter().map(|s| as_params(&s.params)).collect();
+    let params: Vec<Vec<&(dyn pg_wire::types::ToSql + Sync)>> = statements
+        .iter()
+        .map(|s| match s.list {
+            true => vec![&s.params as &(dyn pg_wire::types::ToSql + Sync)],
+            false => as_params(&s.params),
+        })
+        .collect();
     let mut batch = client.batch();
     for (statement, params) in statements.iter().zip(&params) {
         batch.query(statement.sql.as_str(), params);
@@ -1047,7 +1041,10 @@ async fn run_batch(
     let started = Instant::now();
     let results = batch.run().await?;
     for statement in statements {
-        engine.log(&statement.sql, &statement.params, Some(started));
+        match statement.list {
+            true => engine.log_list(&statement.sql, &statement.params, Some(started)),
+            false => engine.log(&statement.sql, &statement.params, Some(started)),
+        }
     }
     let mut out = Vec::with_capacity(results.len());
     let mut first_error = None;

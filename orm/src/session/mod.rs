@@ -493,6 +493,28 @@ impl Session {
         }
     }
 
+    /// Runs a statement whose one parameter, `$1`, is the array of `list` (`x = ANY($1)`: one
+    /// parameter however many values, where `x IN ($1, ...)` stops at the protocol's 65,535) in
+    /// the session's transaction, and returns its rows.
+    pub(crate) async fn run_list(
+        &mut self,
+        sql: &str,
+        list: &[Value],
+    ) -> Result<Vec<Row>, OrmError> {
+        let engine = self.engine.clone();
+        let client = self.connection().await?;
+        let started = Instant::now();
+        let rows = client.query(sql, &[&list]).await;
+        engine.log_list(sql, list, Some(started));
+        match rows {
+            Ok(rows) => Ok(rows),
+            Err(e) => {
+                self.abort_after(&e).await;
+                Err(e.into())
+            }
+        }
+    }
+
     /// After a statement of the session's transaction failed: if the server aborted the
     /// transaction (every server error inside a transaction block does, as does a lost
     /// connection), rolls it back at once and requires an explicit [`Session::rollback`], as a
@@ -925,16 +947,13 @@ impl Session {
             out.push(" \nFROM ")
                 .push_ident(table.name)
                 .push(" \nWHERE ");
-            out.push_column(table.name, pk_column).push(" IN (");
-            for (i, object) in objects.iter().enumerate() {
-                if i > 0 {
-                    out.push(", ");
-                }
-                out.push_bind(object.values().get(pk).cloned().unwrap_or(Value::Null));
-            }
-            out.push(")");
-            let (sql, params) = out.finish();
-            let rows = self.run(&sql, &params).await?;
+            out.push_column(table.name, pk_column).push(" = ANY($1)");
+            let (sql, _) = out.finish();
+            let keys: Vec<Value> = objects
+                .iter()
+                .map(|object| object.value(pk).unwrap_or(Value::Null))
+                .collect();
+            let rows = self.run_list(&sql, &keys).await?;
             for row in &rows {
                 let values = read_values(table, row)?;
                 let key = identity_key(table, &values);
@@ -1063,41 +1082,26 @@ impl Session {
         let target_index = P::TABLE.column_index(target).unwrap_or(0);
         let keys: Vec<Value> = parents
             .iter()
-            .map(|p| {
-                p.read()
-                    .values()
-                    .get(target_index)
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            })
+            .map(|p| p.read().value(target_index).unwrap_or(Value::Null))
             .collect();
-        let query =
-            crate::query::select::<C>().filter(crate::expr::Condition(crate::expr::Expr::In {
-                expr: Box::new(crate::expr::Expr::Column {
-                    table: C::TABLE.name,
-                    column: fk_column.name,
-                }),
-                values: keys
-                    .iter()
-                    .filter(|k| !k.is_null())
-                    .cloned()
-                    .map(crate::expr::Expr::Value)
-                    .collect(),
-            }));
-        let children = self.all(&query).await?;
+        let parents_by_key = KeyIndex::new(&keys);
+        let mut out = SqlBuilder::new();
+        out.push("SELECT ");
+        crate::query::write_column_list::<C>(&mut out);
+        out.push(" \nFROM ")
+            .push_ident(C::TABLE.name)
+            .push(" \nWHERE ")
+            .push_column(C::TABLE.name, fk_column.name)
+            .push(" = ANY($1)");
+        let (sql, _) = out.finish();
+        let rows = self.run_list(&sql, parents_by_key.distinct()).await?;
+        self.store.reserve(rows.len());
         let mut grouped: Vec<Vec<Obj<C>>> = vec![Vec::new(); parents.len()];
-        for child in children {
-            let value = child
-                .read()
-                .values()
-                .get(fk)
-                .cloned()
-                .unwrap_or(Value::Null);
-            for (i, key) in keys.iter().enumerate() {
-                if !key.is_null()
-                    && *key == value
-                    && let Some(group) = grouped.get_mut(i)
-                {
+        for row in &rows {
+            let child = self.object_from_row::<C>(row, false)?;
+            let value = child.read().value(fk).unwrap_or(Value::Null);
+            for i in parents_by_key.positions(&value) {
+                if let Some(group) = grouped.get_mut(i) {
                     group.push(child.clone());
                 }
             }
@@ -1131,14 +1135,9 @@ impl Session {
         let local_index = A::TABLE.column_index(local_target).unwrap_or(0);
         let keys: Vec<Value> = objects
             .iter()
-            .map(|o| {
-                o.read()
-                    .values()
-                    .get(local_index)
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            })
+            .map(|o| o.read().value(local_index).unwrap_or(Value::Null))
             .collect();
+        let objects_by_key = KeyIndex::new(&keys);
         let mut out = SqlBuilder::new();
         out.push("SELECT ");
         crate::query::write_column_list::<B>(&mut out);
@@ -1153,31 +1152,16 @@ impl Session {
             .push_column(B::TABLE.name, remote_target);
         out.push(" \nWHERE ")
             .push_column(through.name, local.name)
-            .push(" IN (");
-        let mut any = false;
-        for key in keys.iter().filter(|k| !k.is_null()) {
-            if any {
-                out.push(", ");
-            }
-            out.push_bind(key.clone());
-            any = true;
-        }
-        if !any {
-            out.push("NULL");
-        }
-        out.push(")");
-        let (sql, params) = out.finish();
-        let rows = self.run(&sql, &params).await?;
+            .push(" = ANY($1)");
+        let (sql, _) = out.finish();
+        let rows = self.run_list(&sql, objects_by_key.distinct()).await?;
         let mut grouped: Vec<Vec<Obj<B>>> = vec![Vec::new(); objects.len()];
         let width = B::TABLE.columns.len();
         for row in &rows {
             let object = self.object_from_row::<B>(row, false)?;
             let owner = Value::from_row(row, width, local.sql_type)?;
-            for (i, key) in keys.iter().enumerate() {
-                if !key.is_null()
-                    && *key == owner
-                    && let Some(group) = grouped.get_mut(i)
-                {
+            for i in objects_by_key.positions(&owner) {
+                if let Some(group) = grouped.get_mut(i) {
                     group.push(object.clone());
                 }
             }
@@ -1551,6 +1535,61 @@ impl Session {
         rows.iter()
             .map(|row| self.object_from_row::<M>(row, false))
             .collect()
+    }
+}
+
+/// The positions of some keys (the parents of a relationship load) by value, to group the loaded
+/// rows in one pass: NULL keys match nothing, and a key given several times gets every match at
+/// each of its positions.
+pub(crate) struct KeyIndex {
+    /// The first position of each distinct key.
+    first: HashMap<KeyPart, usize>,
+    /// The next position with the same key as this one.
+    next: Vec<Option<usize>>,
+    /// The distinct non-NULL keys, in order of first appearance.
+    distinct: Vec<Value>,
+}
+
+impl KeyIndex {
+    pub(crate) fn new(keys: &[Value]) -> KeyIndex {
+        let mut first: HashMap<KeyPart, usize> = HashMap::with_capacity(keys.len());
+        let mut next = vec![None; keys.len()];
+        for (i, key) in keys.iter().enumerate().rev() {
+            if key.is_null() {
+                continue;
+            }
+            if let Some(later) = first.insert(KeyPart::of(key), i)
+                && let Some(slot) = next.get_mut(i)
+            {
+                *slot = Some(later);
+            }
+        }
+        let distinct = keys
+            .iter()
+            .enumerate()
+            .filter(|(i, key)| !key.is_null() && first.get(&KeyPart::of(key)) == Some(i))
+            .map(|(_, key)| key.clone())
+            .collect();
+        KeyIndex {
+            first,
+            next,
+            distinct,
+        }
+    }
+
+    /// The distinct non-NULL keys, for `= ANY($1)`.
+    pub(crate) fn distinct(&self) -> &[Value] {
+        &self.distinct
+    }
+
+    /// The positions of the keys equal to `value`, in order.
+    pub(crate) fn positions(&self, value: &Value) -> impl Iterator<Item = usize> + '_ {
+        let start = if value.is_null() {
+            None
+        } else {
+            self.first.get(&KeyPart::of(value)).copied()
+        };
+        std::iter::successors(start, |&i| self.next.get(i).copied().flatten())
     }
 }
 

@@ -434,3 +434,59 @@ async fn loaded_objects_keep_their_row_values_until_changed() {
     );
     session.close().await.unwrap();
 }
+
+/// Relationship loads and reloads bind their keys as one array (`= ANY($1)`), so they take more
+/// parents than the protocol's 65,535 parameters, and group the rows by key, with a parent given
+/// twice getting its children twice.
+#[tokio::test]
+async fn relationship_loads_take_any_number_of_parents() {
+    const AUTHORS: i32 = 70_000;
+    let engine = engine().await;
+    let mut session = engine.session();
+    session
+        .execute_raw(
+            "INSERT INTO authors (email) SELECT 'a' || g || '@example.com' \
+             FROM generate_series(1, $1) AS g",
+            &[crate::Value::I32(AUTHORS)],
+        )
+        .await
+        .unwrap();
+    session
+        .execute_raw(
+            "INSERT INTO articles (slug, title, author_id) \
+             SELECT 's' || g, 'T' || g, (g - 1) % 3 + 1 FROM generate_series(1, 7) AS g",
+            &[],
+        )
+        .await
+        .unwrap();
+    session.commit().await.unwrap();
+
+    let mut session = engine.session();
+    let mut authors = session
+        .all(&select::<Author>().order_by(Author::ID.asc()))
+        .await
+        .unwrap();
+    assert_eq!(authors.len(), AUTHORS as usize);
+    authors.push(authors[0].clone());
+    let children = session.load_many(&authors, Author::ARTICLES).await.unwrap();
+    let counts: Vec<usize> = children.iter().take(4).map(Vec::len).collect();
+    assert_eq!(counts, [3, 2, 2, 0]);
+    assert_eq!(
+        children.last().map(Vec::len),
+        Some(3),
+        "a parent given twice"
+    );
+    assert!(children[4..AUTHORS as usize].iter().all(Vec::is_empty));
+    assert_eq!(authors[1].children(Author::ARTICLES).len(), 2);
+    for (author, articles) in authors.iter().zip(&children) {
+        for article in articles {
+            assert!(article.related(Article::AUTHOR).as_ref() == Some(author));
+        }
+    }
+
+    // The default commit reloads every object in one query per table.
+    authors[5].write().lastname = Some("Changed".into());
+    session.commit().await.unwrap();
+    assert_eq!(authors[5].read().lastname.as_deref(), Some("Changed"));
+    session.close().await.unwrap();
+}
