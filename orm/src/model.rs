@@ -51,20 +51,25 @@ pub trait Model: Send + Sync + 'static {
         }
     }
 
-    /// Reads a whole row of the model's table (its columns in order), then shows its values to
-    /// `known`: what `known` returns stands for the row (the session's object for it), else the
-    /// values become a model as [`Model::from_values`] makes one. `#[derive(Model)]` implements
-    /// it without collecting the values in a vector; support for the session, not an API.
+    /// Reads a whole row of the model's table (its columns in order), then shows the values of
+    /// its primary key columns (in order; NULL where one cannot be converted) to `known`: what
+    /// `known` returns stands for the row (the session's object for it), else the row becomes a
+    /// model as [`Model::from_values`] makes one. `#[derive(Model)]` implements it without
+    /// collecting the values; support for the session, not an API.
     #[doc(hidden)]
     fn read_row<T>(
         row: &pg_wire::Row,
-        known: impl FnOnce(&[Value]) -> Option<T>,
+        known: impl FnOnce(&mut [Value]) -> Option<T>,
     ) -> Result<RowRead<Self, T>, OrmError>
     where
         Self: Sized,
     {
         let values = crate::session::read_values(Self::TABLE, row)?;
-        if let Some(known) = known(&values) {
+        let mut key: Vec<Value> = Self::TABLE
+            .primary_key()
+            .filter_map(|i| values.get(i).cloned())
+            .collect();
+        if let Some(known) = known(&mut key) {
             return Ok(RowRead::Known(known));
         }
         Self::from_values(values).map(RowRead::New)

@@ -207,8 +207,13 @@ impl Store {
         weak: bool,
     ) -> Result<Obj<M>, OrmError> {
         let mut key = None;
-        let read = M::read_row(row, |values| {
-            let found = identity_key(M::TABLE, values);
+        let read = M::read_row(row, |key_values| {
+            let found = IdentityKey::new(
+                M::TABLE,
+                key_values
+                    .iter_mut()
+                    .map(|v| KeyPart::from_value(std::mem::replace(v, Value::Null))),
+            );
             let object = self.lookup(&found).and_then(Obj::from_erased);
             key = Some(found);
             object

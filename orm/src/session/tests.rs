@@ -490,3 +490,41 @@ async fn relationship_loads_take_any_number_of_parents() {
     assert_eq!(authors[5].read().lastname.as_deref(), Some("Changed"));
     session.close().await.unwrap();
 }
+
+/// A row read into a model fails as the row's values converted by `from_values` would: a column
+/// the driver cannot read first, whichever column comes first; then a NULL where the field
+/// takes none, naming the column.
+#[tokio::test]
+async fn rows_that_do_not_fit_the_model_are_errors_naming_the_column() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    session.add(&author("ann"));
+    session.commit().await.unwrap();
+    let columns = "SELECT id, firstname, lastname, email, joined FROM authors";
+    let fit = session.query_raw::<Author>(columns, &[]).await.unwrap();
+    assert_eq!(fit.len(), 1);
+
+    let mut fresh = engine.session();
+    let null_email = "SELECT id, firstname, lastname, NULL::varchar, joined FROM authors";
+    let error = fresh
+        .query_raw::<Author>(null_email, &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "column authors.email: expected a Text value for a String field, got Null"
+    );
+    // A column of the wrong type after the NULL: reading comes first.
+    let wrong_type = "SELECT id, firstname, lastname, NULL::varchar, 5 FROM authors";
+    let error = fresh
+        .query_raw::<Author>(wrong_type, &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, crate::OrmError::Driver(_)), "{error}");
+    // The object the session holds comes back whatever the rest of its row holds.
+    let held = session.query_raw::<Author>(null_email, &[]).await.unwrap();
+    assert!(held[0] == fit[0]);
+    fresh.close().await.unwrap();
+    session.close().await.unwrap();
+}
