@@ -44,15 +44,18 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// A shared handle to a model instance.
 pub struct Obj<M: Model>(Arc<ObjCell<M>>);
 
+/// The fields a session reads of every object it closes or flushes come first, so they share
+/// the allocation's first cache lines with the reference counts.
+#[repr(C)]
 pub(crate) struct ObjCell<M> {
     id: ObjectId,
-    data: RwLock<M>,
-    links: Mutex<Links>,
-    row: Mutex<RowCell>,
     /// Whether `data` holds the row's values as a session last recorded them, kept by the object
     /// ([`Pristine::Clean`]); read and changed only under `data`'s lock, so [`Obj::write`] saves
     /// the values exactly once, before the first change.
     clean: AtomicBool,
+    row: Mutex<RowCell>,
+    links: Mutex<LazyLinks>,
+    data: RwLock<M>,
 }
 
 /// What is known of an object's row apart from a session's bookkeeping.
@@ -181,6 +184,44 @@ impl<K: PartialEq + Copy, V> KeyedList<K, V> {
     }
 }
 
+/// An object's links, allocated with the first one (most loaded objects never have any).
+#[derive(Default)]
+pub(crate) struct LazyLinks(Option<Box<Links>>);
+
+/// The links of an object without any.
+static NO_LINKS: Links = Links {
+    parents: KeyedList(Vec::new()),
+    children: KeyedList(Vec::new()),
+    loaded: Vec::new(),
+    cascade_delete: Vec::new(),
+    changed: Vec::new(),
+    associated: KeyedList(Vec::new()),
+    pending_associations: Vec::new(),
+    associated_loaded: Vec::new(),
+};
+
+impl std::ops::Deref for LazyLinks {
+    type Target = Links;
+
+    fn deref(&self) -> &Links {
+        self.0.as_deref().unwrap_or(&NO_LINKS)
+    }
+}
+
+impl LazyLinks {
+    /// The links to change, if the object has any (for removals, which allocate nothing).
+    fn existing(&mut self) -> Option<&mut Links> {
+        self.0.as_deref_mut()
+    }
+}
+
+/// Allocates the links: only where one is added (removals go through [`LazyLinks::existing`]).
+impl std::ops::DerefMut for LazyLinks {
+    fn deref_mut(&mut self) -> &mut Links {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
 /// The relationship links of one object.
 #[derive(Default)]
 pub(crate) struct Links {
@@ -233,7 +274,7 @@ impl<M: Model> Obj<M> {
         Obj(Arc::new(ObjCell {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             data: RwLock::new(model),
-            links: Mutex::new(Links::default()),
+            links: Mutex::new(LazyLinks::default()),
             row: Mutex::new(RowCell::default()),
             clean: AtomicBool::new(false),
         }))
@@ -245,7 +286,7 @@ impl<M: Model> Obj<M> {
         Obj(Arc::new(ObjCell {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             data: RwLock::new(model),
-            links: Mutex::new(Links::default()),
+            links: Mutex::new(LazyLinks::default()),
             row: Mutex::new(RowCell {
                 state: RowState::Stored(None),
                 pristine: Pristine::Clean,
@@ -423,7 +464,7 @@ impl<M: Model> Obj<M> {
 }
 
 impl<M> ObjCell<M> {
-    fn lock_links(&self) -> MutexGuard<'_, Links> {
+    fn lock_links(&self) -> MutexGuard<'_, LazyLinks> {
         self.links
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -584,7 +625,7 @@ pub(crate) trait ErasedObject: Send + Sync {
     /// The value of one column (see [`Model::value`]).
     fn value(&self, index: usize) -> Option<Value>;
     fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
-    fn lock_links_erased(&self) -> MutexGuard<'_, Links>;
+    fn lock_links_erased(&self) -> MutexGuard<'_, LazyLinks>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// The one-to-many relationships the object's model declares.
     fn relationships(&self) -> &'static [ChildRelationship];
@@ -635,7 +676,7 @@ impl<M: Model> ErasedObject for ObjCell<M> {
             .set_value(index, value)
     }
 
-    fn lock_links_erased(&self) -> MutexGuard<'_, Links> {
+    fn lock_links_erased(&self) -> MutexGuard<'_, LazyLinks> {
         self.lock_links()
     }
 
@@ -762,12 +803,17 @@ pub(crate) fn is_collection_loaded(object: &dyn ErasedObject, key: RelationKey) 
 
 /// Drops a child's many-to-one link (its parent is being deleted).
 pub(crate) fn unlink_parent(child: &dyn ErasedObject, key: RelationKey) {
-    child.lock_links_erased().parents.remove(&key);
+    if let Some(links) = child.lock_links_erased().existing() {
+        links.parents.remove(&key);
+    }
 }
 
 /// Drops a child's many-to-one link on both sides.
 pub(crate) fn unlink(child: &dyn ErasedObject, key: RelationKey) {
-    let parent = child.lock_links_erased().parents.remove(&key);
+    let parent = child
+        .lock_links_erased()
+        .existing()
+        .and_then(|links| links.parents.remove(&key));
     if let Some(parent) = parent {
         parent
             .lock_links_erased()
@@ -792,7 +838,9 @@ pub(crate) fn changed_parent_links(object: &dyn ErasedObject) -> Vec<Arc<dyn Era
 
 /// Forgets which links changed (they were flushed, or the database's state was restored).
 pub(crate) fn clear_link_changes(object: &dyn ErasedObject) {
-    object.lock_links_erased().changed.clear();
+    if let Some(links) = object.lock_links_erased().existing() {
+        links.changed.clear();
+    }
 }
 
 /// The children attached to the object and not saved since (held strongly, see [`ChildRef`]).
@@ -854,7 +902,10 @@ pub(crate) fn has_parent_links(object: &dyn ErasedObject) -> bool {
 
 /// Whether the object has any relationship link, loaded collection or pending association.
 pub(crate) fn has_links(object: &dyn ErasedObject) -> bool {
-    !object.lock_links_erased().is_empty()
+    object
+        .lock_links_erased()
+        .existing()
+        .is_some_and(|links| !links.is_empty())
 }
 
 /// Keeps in the object's collections (one-to-many and many-to-many) only the objects `keep`
@@ -862,7 +913,10 @@ pub(crate) fn has_links(object: &dyn ErasedObject) -> bool {
 /// what the database has (as SQLAlchemy's expired collection would, reloaded). The children
 /// taken out keep their own links, so adding them again links them as before.
 pub(crate) fn retain_related(object: &dyn ErasedObject, keep: impl Fn(ObjectId) -> bool) {
-    let mut links = object.lock_links_erased();
+    let mut guard = object.lock_links_erased();
+    let Some(links) = guard.existing() else {
+        return;
+    };
     for children in links.children.values_mut() {
         children.retain(|c| c.upgrade().is_some_and(|c| keep(c.object_id())));
     }
@@ -904,7 +958,9 @@ pub(crate) fn pending_associations(
 
 /// Forgets the pending association operations after a successful flush.
 pub(crate) fn clear_pending_associations(object: &dyn ErasedObject) {
-    object.lock_links_erased().pending_associations.clear();
+    if let Some(links) = object.lock_links_erased().existing() {
+        links.pending_associations.clear();
+    }
 }
 
 /// Schedules the deletion of every association row of a deleted object (loaded or attached).

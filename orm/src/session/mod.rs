@@ -105,6 +105,8 @@ struct Record {
     key: Option<IdentityKey>,
     /// Order of attachment, so flushes follow the order objects were added.
     seq: u64,
+    /// The object has its detached row state already (a session being closed).
+    detached: bool,
 }
 
 /// The objects of a session.
@@ -138,6 +140,7 @@ impl Store {
                 committed: None,
                 key: None,
                 seq: self.next_seq,
+                detached: false,
             },
         );
     }
@@ -176,6 +179,7 @@ impl Store {
                 snapshot,
                 key: Some(key),
                 seq: self.next_seq,
+                detached: false,
             },
         );
     }
@@ -350,6 +354,9 @@ impl Store {
 
 /// The row state an object leaves a session with (see [`Store::forget`]).
 fn detach(record: Record) {
+    if record.detached {
+        return;
+    }
     let Some(object) = record.object.get() else {
         return;
     };
@@ -978,11 +985,25 @@ impl Session {
     /// many-to-many changes are dropped; flushed ones stay listed until the collection is loaded
     /// again).
     pub async fn rollback(&mut self) -> Result<(), OrmError> {
+        self.send_rollback().await?;
+        self.restore_committed(false);
+        Ok(())
+    }
+
+    /// Sends ROLLBACK if a transaction is open; the session is usable again.
+    async fn send_rollback(&mut self) -> Result<(), OrmError> {
         if let Some(client) = self.conn.take() {
             self.engine.log_event("ROLLBACK");
             client.batch_execute("ROLLBACK").await?;
         }
         self.failed = None;
+        Ok(())
+    }
+
+    /// The objects after a rollback (see [`Session::rollback`]). When `closing`, the objects
+    /// that have no links to restore are given their detached row state at once (see
+    /// [`Store::forget_all`]), so closing visits each object once.
+    fn restore_committed(&mut self, closing: bool) {
         let mut restored = Vec::new();
         let mut gone = Vec::new();
         for (&id, record) in self.store.records.iter_mut() {
@@ -1015,14 +1036,18 @@ impl Session {
                             }
                         }
                     }
-                    record.snapshot = committed;
                     record.state = ObjectState::Persistent;
-                    if state != ObjectState::Persistent {
+                    // Without links, there is nothing to restore below.
+                    let linked = obj::has_links(object.as_ref());
+                    if closing && !linked {
+                        object.set_row_state(RowState::Stored(Some(committed.clone())));
+                        record.detached = true;
+                    } else if state != ObjectState::Persistent {
                         // A persistent object's row state already says a session holds it.
                         object.set_row_state(RowState::Stored(None));
                     }
-                    // Without links, there is nothing to restore below.
-                    if obj::has_links(object.as_ref()) {
+                    record.snapshot = committed;
+                    if linked {
                         restored.push(object);
                     }
                 }
@@ -1042,12 +1067,14 @@ impl Session {
             });
             self.restore_links(object);
         }
-        Ok(())
     }
 
     /// Rolls back any open transaction and detaches every object.
     pub async fn close(&mut self) -> Result<(), OrmError> {
-        let result = self.rollback().await;
+        let result = self.send_rollback().await;
+        if result.is_ok() {
+            self.restore_committed(true);
+        }
         self.store.forget_all();
         result
     }
