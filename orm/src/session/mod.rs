@@ -35,6 +35,7 @@
 //! refuses further work until [`Session::rollback`] is called, as SQLAlchemy does. A COMMIT the
 //! server answers by rolling back is an error, never a silent success.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -210,31 +211,81 @@ impl Store {
         row: &Row,
         weak: bool,
     ) -> Result<Obj<M>, OrmError> {
-        let mut key = None;
-        let read = M::read_row(row, |key_values| {
+        // The row's place in the identity map, found once: the object there, or the entry the
+        // new object takes (one hash of the key per row).
+        let mut place: Option<(IdentityKey, Entry<'_, IdentityKey, ObjectId>)> = None;
+        let identity = &mut self.identity;
+        let records = &mut self.records;
+        let slot = &mut place;
+        let read = M::read_row(row, move |key_values| {
             let found = IdentityKey::new(
                 M::TABLE,
                 key_values
                     .iter_mut()
                     .map(|v| KeyPart::from_value(std::mem::replace(v, Value::Null))),
             );
-            let object = self.lookup(&found).and_then(Obj::from_erased);
-            key = Some(found);
-            object
-        })?;
-        match read {
-            RowRead::Known(object) => Ok(object),
-            RowRead::New(model) => {
-                let object = Obj::loaded(model);
-                let key = match key {
-                    Some(key) => key,
-                    // A model whose `read_row` did not show the values.
-                    None => identity_key(M::TABLE, &object.read().values()),
-                };
-                self.attach_keyed(object.erased(), Snapshot::Own, key, weak);
-                Ok(object)
+            let key = found.clone();
+            let entry = identity.entry(found);
+            if let Entry::Occupied(occupied) = &entry {
+                let id = *occupied.get();
+                match records.get(&id).and_then(|r| r.object.get()) {
+                    Some(object) => {
+                        if let Some(object) = Obj::from_erased(object) {
+                            return Some(object);
+                        }
+                        // Another model's object for this row: the new one takes its place.
+                    }
+                    None => {
+                        // A weakly held object that nobody uses any more.
+                        records.remove(&id);
+                    }
+                }
             }
-        }
+            *slot = Some((key, entry));
+            None
+        })?;
+        let model = match read {
+            RowRead::Known(object) => return Ok(object),
+            RowRead::New(model) => model,
+        };
+        let object = Obj::loaded(model);
+        let id = object.id();
+        let key = match place {
+            Some((key, Entry::Occupied(mut occupied))) => {
+                occupied.insert(id);
+                key
+            }
+            Some((key, Entry::Vacant(vacant))) => {
+                vacant.insert(id);
+                key
+            }
+            // A model whose `read_row` did not show the key.
+            None => {
+                let key = identity_key(M::TABLE, &object.read().values());
+                self.identity.insert(key.clone(), id);
+                key
+            }
+        };
+        self.next_seq += 1;
+        let erased = object.erased();
+        let held = if weak {
+            Held::Weak(Arc::downgrade(&erased))
+        } else {
+            Held::Strong(erased)
+        };
+        self.records.insert(
+            id,
+            Record {
+                object: held,
+                state: ObjectState::Persistent,
+                snapshot: Snapshot::Own,
+                committed: Some(Snapshot::Own),
+                key: Some(key),
+                seq: self.next_seq,
+                detached: false,
+            },
+        );
+        Ok(object)
     }
 
     /// The object for a row of a relationship's children, whose model is known only to the
@@ -1007,9 +1058,20 @@ impl Session {
         let mut restored = Vec::new();
         let mut gone = Vec::new();
         for (&id, record) in self.store.records.iter_mut() {
-            let Some(object) = record.object.get() else {
-                gone.push(id);
-                continue;
+            // Borrowed where the session holds it (no reference count to touch).
+            let upgraded;
+            let object = match &record.object {
+                Held::Strong(object) => object,
+                Held::Weak(object) => match object.upgrade() {
+                    Some(object) => {
+                        upgraded = object;
+                        &upgraded
+                    }
+                    None => {
+                        gone.push(id);
+                        continue;
+                    }
+                },
             };
             match (&record.committed, record.state) {
                 (_, ObjectState::Pending) | (None, _) => {
@@ -1046,10 +1108,10 @@ impl Session {
                         // A persistent object's row state already says a session holds it.
                         object.set_row_state(RowState::Stored(None));
                     }
-                    record.snapshot = committed;
                     if linked {
-                        restored.push(object);
+                        restored.push(object.clone());
                     }
+                    record.snapshot = committed;
                 }
             }
         }
