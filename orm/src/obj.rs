@@ -41,6 +41,30 @@ pub(crate) type ObjectId = u64;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Ids a thread hands out before taking the next block of [`NEXT_ID`].
+const ID_BLOCK: u64 = 1024;
+
+thread_local! {
+    /// The thread's block of ids: the next one, and the end of the block.
+    static IDS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// A new object id: unique in the process, from the thread's block (no atomic operation per
+/// object, which would wait for the new object's fields to be written).
+fn next_id() -> ObjectId {
+    IDS.with(|ids| {
+        let (next, end) = ids.get();
+        if next < end {
+            ids.set((next + 1, end));
+            next
+        } else {
+            let start = NEXT_ID.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            ids.set((start + 1, start + ID_BLOCK));
+            start
+        }
+    })
+}
+
 /// A shared handle to a model instance.
 pub struct Obj<M: Model>(Arc<ObjCell<M>>);
 
@@ -53,9 +77,32 @@ pub(crate) struct ObjCell<M> {
     /// ([`Pristine::Clean`]); read and changed only under `data`'s lock, so [`Obj::write`] saves
     /// the values exactly once, before the first change.
     clean: AtomicBool,
-    row: Mutex<RowCell>,
-    links: Mutex<LazyLinks>,
+    /// The row state and the links, under one lock (a closing session takes it once per
+    /// object).
+    shared: Mutex<Shared>,
     data: RwLock<M>,
+}
+
+/// What an object's lock guards besides its fields: its row state and its links (the guard
+/// dereferences to the links).
+#[derive(Default)]
+pub(crate) struct Shared {
+    row: RowCell,
+    links: LazyLinks,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = LazyLinks;
+
+    fn deref(&self) -> &LazyLinks {
+        &self.links
+    }
+}
+
+impl std::ops::DerefMut for Shared {
+    fn deref_mut(&mut self) -> &mut LazyLinks {
+        &mut self.links
+    }
 }
 
 /// What is known of an object's row apart from a session's bookkeeping.
@@ -272,10 +319,9 @@ impl<M: Model> Obj<M> {
     /// A new (transient) object, not yet in any session.
     pub fn new(model: M) -> Obj<M> {
         Obj(Arc::new(ObjCell {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_id(),
             data: RwLock::new(model),
-            links: Mutex::new(LazyLinks::default()),
-            row: Mutex::new(RowCell::default()),
+            shared: Mutex::new(Shared::default()),
             clean: AtomicBool::new(false),
         }))
     }
@@ -284,12 +330,14 @@ impl<M: Model> Obj<M> {
     /// a session attaches it as persistent.
     pub(crate) fn loaded(model: M) -> Obj<M> {
         Obj(Arc::new(ObjCell {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_id(),
             data: RwLock::new(model),
-            links: Mutex::new(LazyLinks::default()),
-            row: Mutex::new(RowCell {
-                state: RowState::Stored(None),
-                pristine: Pristine::Clean,
+            shared: Mutex::new(Shared {
+                row: RowCell {
+                    state: RowState::Stored(None),
+                    pristine: Pristine::Clean,
+                },
+                links: LazyLinks::default(),
             }),
             clean: AtomicBool::new(true),
         }))
@@ -464,14 +512,9 @@ impl<M: Model> Obj<M> {
 }
 
 impl<M> ObjCell<M> {
-    fn lock_links(&self) -> MutexGuard<'_, LazyLinks> {
-        self.links
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn lock_row(&self) -> MutexGuard<'_, RowCell> {
-        self.row
+    /// The links (and the row state): see [`Shared`].
+    fn lock_links(&self) -> MutexGuard<'_, Shared> {
+        self.shared
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -497,9 +540,9 @@ impl<M: Model> ObjCell<M> {
         // Under the write lock (as every change of the flag): no other write can come between
         // the check and the save.
         if self.clean.load(Ordering::Acquire) {
-            let mut row = self.lock_row();
-            if matches!(row.pristine, Pristine::Clean) {
-                row.pristine = Pristine::Saved(data.values());
+            let mut shared = self.lock_links();
+            if matches!(shared.row.pristine, Pristine::Clean) {
+                shared.row.pristine = Pristine::Saved(data.values());
             }
             self.clean.store(false, Ordering::Release);
         }
@@ -625,7 +668,7 @@ pub(crate) trait ErasedObject: Send + Sync {
     /// The value of one column (see [`Model::value`]).
     fn value(&self, index: usize) -> Option<Value>;
     fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
-    fn lock_links_erased(&self) -> MutexGuard<'_, LazyLinks>;
+    fn lock_links_erased(&self) -> MutexGuard<'_, Shared>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// The one-to-many relationships the object's model declares.
     fn relationships(&self) -> &'static [ChildRelationship];
@@ -633,6 +676,8 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn associations(&self) -> &'static [AssociationKey];
     fn row_state(&self) -> RowState;
     fn set_row_state(&self, state: RowState);
+    /// Sets the row state if the object has no links (see [`has_links`]); whether it did.
+    fn set_row_state_if_unlinked(&self, state: RowState) -> bool;
     /// Sets a column as a change on the user's behalf (see [`Obj::write`]), where
     /// [`ErasedObject::set_value`] is the session writing what the database has.
     fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
@@ -676,7 +721,7 @@ impl<M: Model> ErasedObject for ObjCell<M> {
             .set_value(index, value)
     }
 
-    fn lock_links_erased(&self) -> MutexGuard<'_, LazyLinks> {
+    fn lock_links_erased(&self) -> MutexGuard<'_, Shared> {
         self.lock_links()
     }
 
@@ -693,11 +738,20 @@ impl<M: Model> ErasedObject for ObjCell<M> {
     }
 
     fn row_state(&self) -> RowState {
-        self.lock_row().state.clone()
+        self.lock_links().row.state.clone()
     }
 
     fn set_row_state(&self, state: RowState) {
-        self.lock_row().state = state;
+        self.lock_links().row.state = state;
+    }
+
+    fn set_row_state_if_unlinked(&self, state: RowState) -> bool {
+        let mut shared = self.lock_links();
+        let unlinked = shared.links.0.as_deref().is_none_or(Links::is_empty);
+        if unlinked {
+            shared.row.state = state;
+        }
+        unlinked
     }
 
     fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError> {
@@ -706,7 +760,7 @@ impl<M: Model> ErasedObject for ObjCell<M> {
 
     fn pristine_values(&self) -> Vec<Value> {
         let data = self.read_data();
-        match &self.lock_row().pristine {
+        match &self.lock_links().row.pristine {
             Pristine::Saved(values) => values.clone(),
             Pristine::Clean | Pristine::Off => data.values(),
         }
@@ -718,19 +772,20 @@ impl<M: Model> ErasedObject for ObjCell<M> {
 
     fn keep_pristine(&self) {
         let _data = self.write_data();
-        self.lock_row().pristine = Pristine::Clean;
+        self.lock_links().row.pristine = Pristine::Clean;
         self.clean.store(true, Ordering::Release);
     }
 
     fn drop_pristine(&self) {
         let _data = self.write_data();
-        self.lock_row().pristine = Pristine::Off;
+        self.lock_links().row.pristine = Pristine::Off;
         self.clean.store(false, Ordering::Release);
     }
 
     fn restore_pristine(&self) -> Result<(), OrmError> {
         let mut data = self.write_data();
-        let mut row = self.lock_row();
+        let mut shared = self.lock_links();
+        let row = &mut shared.row;
         if let Pristine::Saved(values) = std::mem::take(&mut row.pristine) {
             for (i, value) in values.into_iter().enumerate() {
                 data.set_value(i, value)?;

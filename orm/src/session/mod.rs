@@ -377,10 +377,13 @@ impl Store {
 
     /// Takes every object out of the session (see [`Store::forget`]).
     fn forget_all(&mut self) {
-        for (_, record) in std::mem::take(&mut self.records) {
+        // Emptied in place: the maps keep their room for the next objects.
+        for (_, record) in self.records.drain() {
             detach(record);
         }
-        *self = Store::default();
+        self.identity.clear();
+        self.next_seq = 0;
+        self.rekeyed = false;
     }
 
     /// Maps every persistent object's snapshot key to it, and nothing else.
@@ -1099,17 +1102,21 @@ impl Session {
                         }
                     }
                     record.state = ObjectState::Persistent;
-                    // Without links, there is nothing to restore below.
-                    let linked = obj::has_links(object.as_ref());
-                    if closing && !linked {
-                        object.set_row_state(RowState::Stored(Some(committed.clone())));
+                    // Without links, there is nothing to restore below: closing, such an object
+                    // is given its detached state at once.
+                    if closing
+                        && object
+                            .set_row_state_if_unlinked(RowState::Stored(Some(committed.clone())))
+                    {
                         record.detached = true;
-                    } else if state != ObjectState::Persistent {
-                        // A persistent object's row state already says a session holds it.
-                        object.set_row_state(RowState::Stored(None));
-                    }
-                    if linked {
-                        restored.push(object.clone());
+                    } else {
+                        if state != ObjectState::Persistent {
+                            // A persistent object's row state already says a session holds it.
+                            object.set_row_state(RowState::Stored(None));
+                        }
+                        if obj::has_links(object.as_ref()) {
+                            restored.push(object.clone());
+                        }
                     }
                     record.snapshot = committed;
                 }
