@@ -2,8 +2,11 @@
 //! the conversions of column values with the table and column named in errors. Not a public API.
 
 use crate::error::OrmError;
-use crate::schema::SqlType;
+use crate::schema::{SqlType, Table};
 use crate::value::{ColumnType, Value};
+
+pub use crate::model::RowRead;
+pub use pg_wire::Row;
 
 /// Whether `length` applies to a column of this type.
 pub const fn is_textual(sql_type: &SqlType) -> bool {
@@ -49,10 +52,15 @@ pub const fn same_values(a: &SqlType, b: &SqlType) -> bool {
 
 /// A field from a column value; a value of the wrong kind is an error naming the column.
 pub fn from_value<T: ColumnType>(value: Value, table: &str, column: &str) -> Result<T, OrmError> {
-    T::from_value(value).map_err(|e| match e {
+    T::from_value(value).map_err(|e| name_column(e, table, column))
+}
+
+/// A value error naming the column.
+fn name_column(error: OrmError, table: &str, column: &str) -> OrmError {
+    match error {
         OrmError::Value(message) => OrmError::Value(format!("column {table}.{column}: {message}")),
         other => other,
-    })
+    }
 }
 
 /// The error for a column position past the end of the table.
@@ -73,4 +81,42 @@ pub fn exact_values<const N: usize>(
             values.len()
         ))
     })
+}
+
+/// Column `index` of a row of `table`, read as the column's SQL type into a field of type `T`
+/// (see [`ColumnType::read_column`]).
+#[allow(clippy::type_complexity)]
+pub fn read_column<T: ColumnType>(
+    row: &Row,
+    index: usize,
+    table: &'static Table,
+) -> Result<Option<Result<T, OrmError>>, OrmError> {
+    let column = table
+        .columns
+        .get(index)
+        .ok_or_else(|| no_column(table.name, index, table.columns.len()))?;
+    T::read_column(row, index, column.sql_type)
+}
+
+/// A primary key column's value, as read by [`read_column`] (NULL where it is NULL or could not
+/// be converted).
+pub fn key_value<T: ColumnType>(read: &Option<Result<T, OrmError>>) -> Value {
+    match read {
+        Some(Ok(field)) => field.to_value(),
+        _ => Value::Null,
+    }
+}
+
+/// The field from what [`read_column`] read: a conversion error names the column, as
+/// [`from_value`]'s do.
+pub fn field<T: ColumnType>(
+    read: Option<Result<T, OrmError>>,
+    table: &str,
+    column: &str,
+) -> Result<T, OrmError> {
+    match read {
+        None => from_value(Value::Null, table, column),
+        Some(Ok(field)) => Ok(field),
+        Some(Err(e)) => Err(name_column(e, table, column)),
+    }
 }

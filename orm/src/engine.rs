@@ -95,6 +95,19 @@ impl Engine {
         }
     }
 
+    /// Logs a statement whose one parameter is an array (`= ANY($1)`) when echo is on.
+    pub(crate) fn log_list(&self, sql: &str, list: &[Value], started: Option<Instant>) {
+        if !self.is_echo() {
+            return;
+        }
+        eprintln!("{sql}");
+        let elapsed = started
+            .map(|t| format!("[{:.5}s] ", t.elapsed().as_secs_f64()))
+            .unwrap_or_default();
+        let shown: Vec<String> = list.iter().map(show_param).collect();
+        eprintln!("{elapsed}([{}])", shown.join(", "));
+    }
+
     /// Logs a transaction event (`BEGIN (implicit)`, `COMMIT`, `ROLLBACK`) when echo is on.
     pub(crate) fn log_event(&self, event: &str) {
         if self.is_echo() {

@@ -15,11 +15,17 @@
 //! Finally an object remembers whether it has a row, and, while no session holds it, the values a
 //! session last knew that row to have: so adding a detached object again flushes the changes made
 //! to it in between, as SQLAlchemy does.
+//!
+//! A loaded object keeps its row's values itself rather than the session copying them: its fields
+//! hold them until the first [`Obj::write`], which saves them before handing out the guard (what
+//! SQLAlchemy records as an attribute's committed state on its first change). Loading an object
+//! thus copies nothing beyond the row's decoding, and a flush or a rollback knows an object never
+//! written since from a flag.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use crate::error::OrmError;
@@ -35,14 +41,68 @@ pub(crate) type ObjectId = u64;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Ids a thread hands out before taking the next block of [`NEXT_ID`].
+const ID_BLOCK: u64 = 1024;
+
+thread_local! {
+    /// The thread's block of ids: the next one, and the end of the block.
+    static IDS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// A new object id: unique in the process, from the thread's block (no atomic operation per
+/// object, which would wait for the new object's fields to be written).
+fn next_id() -> ObjectId {
+    IDS.with(|ids| {
+        let (next, end) = ids.get();
+        if next < end {
+            ids.set((next + 1, end));
+            next
+        } else {
+            let start = NEXT_ID.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            ids.set((start + 1, start + ID_BLOCK));
+            start
+        }
+    })
+}
+
 /// A shared handle to a model instance.
 pub struct Obj<M: Model>(Arc<ObjCell<M>>);
 
+/// The fields a session reads of every object it closes or flushes come first, so they share
+/// the allocation's first cache lines with the reference counts.
+#[repr(C)]
 pub(crate) struct ObjCell<M> {
     id: ObjectId,
+    /// Whether `data` holds the row's values as a session last recorded them, kept by the object
+    /// ([`Pristine::Clean`]); read and changed only under `data`'s lock, so [`Obj::write`] saves
+    /// the values exactly once, before the first change.
+    clean: AtomicBool,
+    /// The row state and the links, under one lock (a closing session takes it once per
+    /// object).
+    shared: Mutex<Shared>,
     data: RwLock<M>,
-    links: Mutex<Links>,
-    row: Mutex<RowState>,
+}
+
+/// What an object's lock guards besides its fields: its row state and its links (the guard
+/// dereferences to the links).
+#[derive(Default)]
+pub(crate) struct Shared {
+    row: RowCell,
+    links: LazyLinks,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = LazyLinks;
+
+    fn deref(&self) -> &LazyLinks {
+        &self.links
+    }
+}
+
+impl std::ops::DerefMut for Shared {
+    fn deref_mut(&mut self) -> &mut LazyLinks {
+        &mut self.links
+    }
 }
 
 /// What is known of an object's row apart from a session's bookkeeping.
@@ -53,18 +113,169 @@ pub(crate) enum RowState {
     New,
     /// The object has a row: `None` while a session holds the object (the session keeps the
     /// row's values), else the values the last session knew the row to have.
-    Stored(Option<Vec<Value>>),
+    Stored(Option<Snapshot>),
     /// Its row was deleted.
     Deleted,
+}
+
+/// The values of an object's row as a session last knew them.
+#[derive(Debug, Clone)]
+pub(crate) enum Snapshot {
+    /// No row: a pending object, or one whose row was deleted.
+    None,
+    /// The row's values, shared (a commit or a rollback copies no value).
+    Values(Arc<[Value]>),
+    /// The object keeps them (see [`Pristine`]).
+    Own,
+}
+
+impl Snapshot {
+    /// Whether there is no row.
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self, Snapshot::None)
+    }
+
+    /// The row's values: `object`'s own for [`Snapshot::Own`], none for [`Snapshot::None`].
+    pub(crate) fn resolve(&self, object: &dyn ErasedObject) -> std::borrow::Cow<'_, [Value]> {
+        match self {
+            Snapshot::None => std::borrow::Cow::Borrowed(&[]),
+            Snapshot::Values(values) => std::borrow::Cow::Borrowed(values),
+            Snapshot::Own => std::borrow::Cow::Owned(object.pristine_values()),
+        }
+    }
+}
+
+/// The row's values as the object keeps them for a session's [`Snapshot::Own`].
+#[derive(Debug, Default)]
+enum Pristine {
+    /// Not kept: the session has them, or there is no row.
+    #[default]
+    Off,
+    /// The object's fields hold them (nothing was written since).
+    Clean,
+    /// The values before the first write.
+    Saved(Vec<Value>),
+}
+
+/// An object's row state and kept values, under one lock.
+#[derive(Debug, Default)]
+struct RowCell {
+    state: RowState,
+    pristine: Pristine,
+}
+
+/// A small map kept as a list: an object has few relationships, and an empty one costs nothing
+/// to make (every loaded object has one per kind of link).
+pub(crate) struct KeyedList<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for KeyedList<K, V> {
+    fn default() -> Self {
+        KeyedList(Vec::new())
+    }
+}
+
+impl<K: PartialEq + Copy, V> KeyedList<K, V> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets the value of `key`; returns the one it replaces.
+    fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.get_mut(&key) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
+            None => {
+                self.0.push((key, value));
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// The value of `key`, made with `Default` if there is none (always `Some`).
+    fn entry_or_default(&mut self, key: K) -> Option<&mut V>
+    where
+        V: Default,
+    {
+        if self.get(&key).is_none() {
+            self.0.push((key, V::default()));
+        }
+        self.get_mut(&key)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+}
+
+/// An object's links, allocated with the first one (most loaded objects never have any).
+#[derive(Default)]
+pub(crate) struct LazyLinks(Option<Box<Links>>);
+
+/// The links of an object without any.
+static NO_LINKS: Links = Links {
+    parents: KeyedList(Vec::new()),
+    children: KeyedList(Vec::new()),
+    loaded: Vec::new(),
+    cascade_delete: Vec::new(),
+    changed: Vec::new(),
+    associated: KeyedList(Vec::new()),
+    pending_associations: Vec::new(),
+    associated_loaded: Vec::new(),
+};
+
+impl std::ops::Deref for LazyLinks {
+    type Target = Links;
+
+    fn deref(&self) -> &Links {
+        self.0.as_deref().unwrap_or(&NO_LINKS)
+    }
+}
+
+impl LazyLinks {
+    /// The links to change, if the object has any (for removals, which allocate nothing).
+    fn existing(&mut self) -> Option<&mut Links> {
+        self.0.as_deref_mut()
+    }
+}
+
+/// Allocates the links: only where one is added (removals go through [`LazyLinks::existing`]).
+impl std::ops::DerefMut for LazyLinks {
+    fn deref_mut(&mut self) -> &mut Links {
+        self.0.get_or_insert_with(Box::default)
+    }
 }
 
 /// The relationship links of one object.
 #[derive(Default)]
 pub(crate) struct Links {
     /// Many-to-one: the parent per foreign key.
-    parents: HashMap<RelationKey, Arc<dyn ErasedObject>>,
+    parents: KeyedList<RelationKey, Arc<dyn ErasedObject>>,
     /// One-to-many: the children per foreign key, in the order they were attached or loaded.
-    children: HashMap<RelationKey, Vec<ChildRef>>,
+    children: KeyedList<RelationKey, Vec<ChildRef>>,
     /// Collections fully loaded from the database (so an empty one means "no children").
     loaded: Vec<RelationKey>,
     /// Collections whose children are deleted with the parent, as noted by `push` and `load` of
@@ -73,7 +284,7 @@ pub(crate) struct Links {
     /// Many-to-one links set or cleared by the caller since the last flush.
     changed: Vec<RelationKey>,
     /// Many-to-many: the related objects per association direction.
-    associated: HashMap<AssociationKey, Vec<ChildRef>>,
+    associated: KeyedList<AssociationKey, Vec<ChildRef>>,
     /// Association rows to insert (`true`) or delete (`false`) at the next flush, from this side.
     pending_associations: Vec<(AssociationKey, Arc<dyn ErasedObject>, bool)>,
     /// Many-to-many collections fully loaded from the database.
@@ -108,10 +319,27 @@ impl<M: Model> Obj<M> {
     /// A new (transient) object, not yet in any session.
     pub fn new(model: M) -> Obj<M> {
         Obj(Arc::new(ObjCell {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_id(),
             data: RwLock::new(model),
-            links: Mutex::new(Links::default()),
-            row: Mutex::new(RowState::New),
+            shared: Mutex::new(Shared::default()),
+            clean: AtomicBool::new(false),
+        }))
+    }
+
+    /// An object just loaded from its row, keeping the row's values itself ([`Snapshot::Own`]);
+    /// a session attaches it as persistent.
+    pub(crate) fn loaded(model: M) -> Obj<M> {
+        Obj(Arc::new(ObjCell {
+            id: next_id(),
+            data: RwLock::new(model),
+            shared: Mutex::new(Shared {
+                row: RowCell {
+                    state: RowState::Stored(None),
+                    pristine: Pristine::Clean,
+                },
+                links: LazyLinks::default(),
+            }),
+            clean: AtomicBool::new(true),
         }))
     }
 
@@ -126,10 +354,7 @@ impl<M: Model> Obj<M> {
     /// Changes the object; the next flush sends the changed columns. Do not hold the guard across
     /// an `.await` of the session.
     pub fn write(&self) -> RwLockWriteGuard<'_, M> {
-        self.0
-            .data
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.write_tracked()
     }
 
     pub(crate) fn id(&self) -> ObjectId {
@@ -175,9 +400,7 @@ impl<M: Model> Obj<M> {
         if let Some(previous) = previous {
             previous.lock_links_erased().remove_child(key, self.0.id);
         }
-        if let Ok(mut data) = self.0.data.write() {
-            let _ = data.set_value(key.column, Value::Null);
-        }
+        let _ = self.0.write_tracked().set_value(key.column, Value::Null);
     }
 
     /// The parent of a many-to-one relationship, if it is set or was loaded.
@@ -289,14 +512,56 @@ impl<M: Model> Obj<M> {
 }
 
 impl<M> ObjCell<M> {
-    fn lock_links(&self) -> MutexGuard<'_, Links> {
-        self.links
+    /// The links (and the row state): see [`Shared`].
+    fn lock_links(&self) -> MutexGuard<'_, Shared> {
+        self.shared
             .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_data(&self) -> RwLockWriteGuard<'_, M> {
+        self.data
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn read_data(&self) -> RwLockReadGuard<'_, M> {
+        self.data
+            .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
+impl<M: Model> ObjCell<M> {
+    /// The write guard of a change on the user's behalf: the first one after a session recorded
+    /// the row's values in the object saves them.
+    fn write_tracked(&self) -> RwLockWriteGuard<'_, M> {
+        let data = self.write_data();
+        // Under the write lock (as every change of the flag): no other write can come between
+        // the check and the save.
+        if self.clean.load(Ordering::Acquire) {
+            let mut shared = self.lock_links();
+            if matches!(shared.row.pristine, Pristine::Clean) {
+                shared.row.pristine = Pristine::Saved(data.values());
+            }
+            self.clean.store(false, Ordering::Release);
+        }
+        data
+    }
+}
+
 impl Links {
+    fn is_empty(&self) -> bool {
+        self.parents.is_empty()
+            && self.children.is_empty()
+            && self.loaded.is_empty()
+            && self.cascade_delete.is_empty()
+            && self.changed.is_empty()
+            && self.associated.is_empty()
+            && self.pending_associations.is_empty()
+            && self.associated_loaded.is_empty()
+    }
+
     fn mark_changed(&mut self, key: RelationKey) {
         if !self.changed.contains(&key) {
             self.changed.push(key);
@@ -307,8 +572,9 @@ impl Links {
         let Some(id) = child.upgrade().map(|c| c.object_id()) else {
             return;
         };
-        let children = self.children.entry(key).or_default();
-        if !children.iter().any(|c| c.is(id)) {
+        if let Some(children) = self.children.entry_or_default(key)
+            && !children.iter().any(|c| c.is(id))
+        {
             children.push(child);
         }
     }
@@ -323,8 +589,9 @@ impl Links {
         let Some(id) = other.upgrade().map(|o| o.object_id()) else {
             return;
         };
-        let list = self.associated.entry(key).or_default();
-        if !list.iter().any(|o| o.is(id)) {
+        if let Some(list) = self.associated.entry_or_default(key)
+            && !list.iter().any(|o| o.is(id))
+        {
             list.push(other);
         }
     }
@@ -376,6 +643,21 @@ impl ChildRef {
     fn is(&self, id: ObjectId) -> bool {
         self.upgrade().is_some_and(|c| c.object_id() == id)
     }
+
+    /// The address of the object referred to (a weak reference keeps the allocation, so no
+    /// other object can have it while this one exists).
+    fn address(&self) -> *const () {
+        match self {
+            ChildRef::Strong(child) => Arc::as_ptr(child).cast::<()>(),
+            ChildRef::Weak(child) => child.as_ptr().cast::<()>(),
+        }
+    }
+
+    /// Whether this refers to `object` (which is alive, so a reference to a dropped object
+    /// never matches), without upgrading.
+    fn points_to(&self, object: &Arc<dyn ErasedObject>) -> bool {
+        std::ptr::eq(self.address(), Arc::as_ptr(object).cast::<()>())
+    }
 }
 
 /// What the session needs of an object whatever its model.
@@ -383,8 +665,10 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn object_id(&self) -> ObjectId;
     fn table(&self) -> &'static Table;
     fn values(&self) -> Vec<Value>;
+    /// The value of one column (see [`Model::value`]).
+    fn value(&self, index: usize) -> Option<Value>;
     fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
-    fn lock_links_erased(&self) -> MutexGuard<'_, Links>;
+    fn lock_links_erased(&self) -> MutexGuard<'_, Shared>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// The one-to-many relationships the object's model declares.
     fn relationships(&self) -> &'static [ChildRelationship];
@@ -392,6 +676,22 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn associations(&self) -> &'static [AssociationKey];
     fn row_state(&self) -> RowState;
     fn set_row_state(&self, state: RowState);
+    /// Sets the row state if the object has no links (see [`has_links`]); whether it did.
+    fn set_row_state_if_unlinked(&self, state: RowState) -> bool;
+    /// Sets a column as a change on the user's behalf (see [`Obj::write`]), where
+    /// [`ErasedObject::set_value`] is the session writing what the database has.
+    fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
+    /// The row's values the object keeps ([`Snapshot::Own`]): saved before the first write, or
+    /// the fields if nothing was written since.
+    fn pristine_values(&self) -> Vec<Value>;
+    /// Whether the object keeps its row's values and nothing was written since.
+    fn is_clean(&self) -> bool;
+    /// From now on the object's fields are its row's values, and the object keeps them.
+    fn keep_pristine(&self);
+    /// The object no longer keeps its row's values (the session records them).
+    fn drop_pristine(&self);
+    /// Writes back the kept row's values over the changes made since, and keeps them again.
+    fn restore_pristine(&self) -> Result<(), OrmError>;
 }
 
 impl<M: Model> ErasedObject for ObjCell<M> {
@@ -410,6 +710,10 @@ impl<M: Model> ErasedObject for ObjCell<M> {
             .values()
     }
 
+    fn value(&self, index: usize) -> Option<Value> {
+        self.read_data().value(index)
+    }
+
     fn set_value(&self, index: usize, value: Value) -> Result<(), OrmError> {
         self.data
             .write()
@@ -417,7 +721,7 @@ impl<M: Model> ErasedObject for ObjCell<M> {
             .set_value(index, value)
     }
 
-    fn lock_links_erased(&self) -> MutexGuard<'_, Links> {
+    fn lock_links_erased(&self) -> MutexGuard<'_, Shared> {
         self.lock_links()
     }
 
@@ -434,23 +738,71 @@ impl<M: Model> ErasedObject for ObjCell<M> {
     }
 
     fn row_state(&self) -> RowState {
-        self.row
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.lock_links().row.state.clone()
     }
 
     fn set_row_state(&self, state: RowState) {
-        *self
-            .row
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
+        self.lock_links().row.state = state;
+    }
+
+    fn set_row_state_if_unlinked(&self, state: RowState) -> bool {
+        let mut shared = self.lock_links();
+        let unlinked = shared.links.0.as_deref().is_none_or(Links::is_empty);
+        if unlinked {
+            shared.row.state = state;
+        }
+        unlinked
+    }
+
+    fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError> {
+        self.write_tracked().set_value(index, value)
+    }
+
+    fn pristine_values(&self) -> Vec<Value> {
+        let data = self.read_data();
+        match &self.lock_links().row.pristine {
+            Pristine::Saved(values) => values.clone(),
+            Pristine::Clean | Pristine::Off => data.values(),
+        }
+    }
+
+    fn is_clean(&self) -> bool {
+        self.clean.load(Ordering::Acquire)
+    }
+
+    fn keep_pristine(&self) {
+        let _data = self.write_data();
+        self.lock_links().row.pristine = Pristine::Clean;
+        self.clean.store(true, Ordering::Release);
+    }
+
+    fn drop_pristine(&self) {
+        let _data = self.write_data();
+        self.lock_links().row.pristine = Pristine::Off;
+        self.clean.store(false, Ordering::Release);
+    }
+
+    fn restore_pristine(&self) -> Result<(), OrmError> {
+        let mut data = self.write_data();
+        let mut shared = self.lock_links();
+        let row = &mut shared.row;
+        if let Pristine::Saved(values) = std::mem::take(&mut row.pristine) {
+            for (i, value) in values.into_iter().enumerate() {
+                data.set_value(i, value)?;
+            }
+        }
+        row.pristine = Pristine::Clean;
+        self.clean.store(true, Ordering::Release);
+        Ok(())
     }
 }
 
-/// A new object of model `M` as an erased object (for [`ChildRelationship`]).
-pub(crate) fn new_erased<M: Model>(values: Vec<Value>) -> Result<Arc<dyn ErasedObject>, OrmError> {
-    Ok(Obj::new(M::from_values(values)?).erased())
+/// A new persistent object of model `M` from its row (for [`ChildRelationship`]), keeping the
+/// row's values itself.
+pub(crate) fn loaded_erased<M: Model>(
+    row: &pg_wire::Row,
+) -> Result<Arc<dyn ErasedObject>, OrmError> {
+    Ok(Obj::loaded(M::from_row(row)?).erased())
 }
 
 /// The parents an object's many-to-one links point to, with the foreign key column each fills.
@@ -506,12 +858,17 @@ pub(crate) fn is_collection_loaded(object: &dyn ErasedObject, key: RelationKey) 
 
 /// Drops a child's many-to-one link (its parent is being deleted).
 pub(crate) fn unlink_parent(child: &dyn ErasedObject, key: RelationKey) {
-    child.lock_links_erased().parents.remove(&key);
+    if let Some(links) = child.lock_links_erased().existing() {
+        links.parents.remove(&key);
+    }
 }
 
 /// Drops a child's many-to-one link on both sides.
 pub(crate) fn unlink(child: &dyn ErasedObject, key: RelationKey) {
-    let parent = child.lock_links_erased().parents.remove(&key);
+    let parent = child
+        .lock_links_erased()
+        .existing()
+        .and_then(|links| links.parents.remove(&key));
     if let Some(parent) = parent {
         parent
             .lock_links_erased()
@@ -536,7 +893,9 @@ pub(crate) fn changed_parent_links(object: &dyn ErasedObject) -> Vec<Arc<dyn Era
 
 /// Forgets which links changed (they were flushed, or the database's state was restored).
 pub(crate) fn clear_link_changes(object: &dyn ErasedObject) {
-    object.lock_links_erased().changed.clear();
+    if let Some(links) = object.lock_links_erased().existing() {
+        links.changed.clear();
+    }
 }
 
 /// The children attached to the object and not saved since (held strongly, see [`ChildRef`]).
@@ -571,9 +930,13 @@ pub(crate) fn referenced_value(
 /// The many-to-one links whose parent is not the row the object's foreign key column points to
 /// (a foreign key set directly, reloaded, or restored by a rollback).
 pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dyn ErasedObject>)> {
+    let parents = parent_links(object);
+    if parents.is_empty() {
+        return parents;
+    }
     let values = object.values();
     let table = object.table();
-    parent_links(object)
+    parents
         .into_iter()
         .filter(|(key, parent)| {
             let own = values.get(key.column).filter(|v| !v.is_null());
@@ -586,12 +949,29 @@ pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dy
         .collect()
 }
 
+/// Whether the object has a many-to-one link, or one set or cleared since the last flush.
+pub(crate) fn has_parent_links(object: &dyn ErasedObject) -> bool {
+    let links = object.lock_links_erased();
+    !links.parents.is_empty() || !links.changed.is_empty()
+}
+
+/// Whether the object has any relationship link, loaded collection or pending association.
+pub(crate) fn has_links(object: &dyn ErasedObject) -> bool {
+    object
+        .lock_links_erased()
+        .existing()
+        .is_some_and(|links| !links.is_empty())
+}
+
 /// Keeps in the object's collections (one-to-many and many-to-many) only the objects `keep`
 /// selects, and forgets its unflushed association rows: after a rollback, a collection lists
 /// what the database has (as SQLAlchemy's expired collection would, reloaded). The children
 /// taken out keep their own links, so adding them again links them as before.
 pub(crate) fn retain_related(object: &dyn ErasedObject, keep: impl Fn(ObjectId) -> bool) {
-    let mut links = object.lock_links_erased();
+    let mut guard = object.lock_links_erased();
+    let Some(links) = guard.existing() else {
+        return;
+    };
     for children in links.children.values_mut() {
         children.retain(|c| c.upgrade().is_some_and(|c| keep(c.object_id())));
     }
@@ -633,7 +1013,9 @@ pub(crate) fn pending_associations(
 
 /// Forgets the pending association operations after a successful flush.
 pub(crate) fn clear_pending_associations(object: &dyn ErasedObject) {
-    object.lock_links_erased().pending_associations.clear();
+    if let Some(links) = object.lock_links_erased().existing() {
+        links.pending_associations.clear();
+    }
 }
 
 /// Schedules the deletion of every association row of a deleted object (loaded or attached).
@@ -717,11 +1099,22 @@ pub(crate) fn set_loaded_children(
             .insert(key, parent.clone());
     }
     let mut links = parent.lock_links_erased();
-    let list = links.children.entry(key).or_default();
-    for child in children {
-        let id = child.object_id();
-        if !list.iter().any(|c| c.is(id)) {
-            list.push(ChildRef::Weak(Arc::downgrade(child)));
+    if let Some(list) = links.children.entry_or_default(key) {
+        list.reserve(children.len());
+        if list.len() + children.len() <= 32 {
+            for child in children {
+                if !list.iter().any(|c| c.points_to(child)) {
+                    list.push(ChildRef::Weak(Arc::downgrade(child)));
+                }
+            }
+        } else {
+            // A long collection: the children listed already, by address.
+            let mut listed: HashSet<*const ()> = list.iter().map(ChildRef::address).collect();
+            for child in children {
+                if listed.insert(Arc::as_ptr(child).cast::<()>()) {
+                    list.push(ChildRef::Weak(Arc::downgrade(child)));
+                }
+            }
         }
     }
     if !links.loaded.contains(&key) {

@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use crate::error::OrmError;
 use crate::model::Model;
-use crate::obj::{ErasedObject, new_erased};
+use crate::obj::{ErasedObject, loaded_erased};
 use crate::schema::Table;
-use crate::value::Value;
 
 /// Identifies the foreign key of a relationship: the child table and the foreign key column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,7 +143,7 @@ impl<P: Model, C: Model> OneToMany<P, C> {
             child: C::TABLE,
             column: self.column,
             cascade_delete: self.cascade_delete,
-            new_object: new_erased::<C>,
+            new_object: loaded_erased::<C>,
         }
     }
 }
@@ -162,8 +161,8 @@ pub struct ChildRelationship {
     new_object: NewObject,
 }
 
-/// Makes an object of a model known only to the function from a row's values.
-type NewObject = fn(Vec<Value>) -> Result<Arc<dyn ErasedObject>, OrmError>;
+/// Makes a loaded object of a model known only to the function from a whole row of its table.
+type NewObject = fn(&pg_wire::Row) -> Result<Arc<dyn ErasedObject>, OrmError>;
 
 impl std::fmt::Debug for ChildRelationship {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -205,8 +204,8 @@ impl ChildRelationship {
         }
     }
 
-    pub(crate) fn new_object(&self, values: Vec<Value>) -> Result<Arc<dyn ErasedObject>, OrmError> {
-        (self.new_object)(values)
+    pub(crate) fn new_object(&self, row: &pg_wire::Row) -> Result<Arc<dyn ErasedObject>, OrmError> {
+        (self.new_object)(row)
     }
 }
 

@@ -187,6 +187,14 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let columns: Vec<&str> = fields.iter().map(|f| f.column.as_str()).collect();
     let indexes: Vec<usize> = (0..count).collect();
     let vars: Vec<Ident> = (0..count).map(|i| format_ident!("__value{}", i)).collect();
+    let types: Vec<&syn::Type> = fields.iter().map(|f| f.ty).collect();
+    // The primary key columns' variables, in column order.
+    let key_vars: Vec<&Ident> = fields
+        .iter()
+        .zip(&vars)
+        .filter(|(f, _)| f.attrs.primary_key.is_some_and(|(pk, _)| pk))
+        .map(|(_, var)| var)
+        .collect();
     let constants = fields.iter().enumerate().map(|(i, f)| {
         let constant = format_ident!("{}", unraw(f.ident).to_uppercase(), span = f.ident.span());
         let ty = f.ty;
@@ -338,6 +346,15 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 ::std::vec![#(::orm::ColumnType::to_value(&self.#idents)),*]
             }
 
+            fn value(&self, index: usize) -> ::core::option::Option<::orm::Value> {
+                match index {
+                    #(#indexes => ::core::option::Option::Some(
+                        ::orm::ColumnType::to_value(&self.#idents),
+                    ),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
             fn set_value(
                 &mut self,
                 index: usize,
@@ -363,6 +380,28 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 ::core::result::Result::Ok(Self {
                     #(#idents: ::orm::__private::from_value(#vars, #table_name, #columns)?,)*
                 })
+            }
+
+            fn read_row<__Known>(
+                row: &::orm::__private::Row,
+                known: impl ::core::ops::FnOnce(&mut [::orm::Value]) -> ::core::option::Option<__Known>,
+            ) -> ::core::result::Result<::orm::__private::RowRead<Self, __Known>, ::orm::OrmError> {
+                // Every column read first, in order, then converted: as `from_values` of the
+                // row's values, without a `Value` in between.
+                #(
+                    let #vars = ::orm::__private::read_column::<#types>(
+                        row,
+                        #indexes,
+                        <Self as ::orm::Model>::TABLE,
+                    )?;
+                )*
+                let mut key = [#(::orm::__private::key_value(&#key_vars)),*];
+                if let ::core::option::Option::Some(known) = known(&mut key) {
+                    return ::core::result::Result::Ok(::orm::__private::RowRead::Known(known));
+                }
+                ::core::result::Result::Ok(::orm::__private::RowRead::New(Self {
+                    #(#idents: ::orm::__private::field(#vars, #table_name, #columns)?,)*
+                }))
             }
         }
 

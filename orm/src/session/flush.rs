@@ -34,10 +34,10 @@ use std::time::Instant;
 
 use pg_wire::BatchResult;
 
-use super::{ObjectState, Session, identity_key, pk_condition};
+use super::identity::KeyPart;
+use super::{KeyIndex, ObjectState, Session, identity_key, pk_condition};
 use crate::error::OrmError;
-use crate::expr::{Condition, Expr};
-use crate::obj::{self, ErasedObject, ObjectId, RowState};
+use crate::obj::{self, ErasedObject, ObjectId, RowState, Snapshot};
 use crate::relationship::{AssociationKey, ChildRelationship};
 use crate::schema::Table;
 use crate::sql::{SqlBuilder, as_params};
@@ -47,6 +47,8 @@ use crate::value::Value;
 struct Statement {
     sql: String,
     params: Vec<Value>,
+    /// Whether `params` are bound as one array parameter, `$1` (`= ANY($1)`).
+    list: bool,
     /// The object it writes, and the columns `RETURNING` gives back, in order.
     object: ObjectId,
     returning: Vec<usize>,
@@ -72,7 +74,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
                     .store
                     .records
                     .get(&id)
-                    .is_some_and(|r| !r.snapshot.is_empty()) =>
+                    .is_some_and(|r| !r.snapshot.is_none()) =>
             {
                 deleted.push(object)
             }
@@ -80,22 +82,38 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         }
     }
 
+    // Every object that may be written, with its values. A persistent object that keeps its
+    // row's values, unwritten since and with no many-to-one link, is its row: it is left out.
     let mut staged: Staged = HashMap::new();
-    for object in pending.iter().chain(&persistent) {
+    for object in &pending {
         staged.insert(object.object_id(), object.values());
+    }
+    for object in &persistent {
+        let unchanged = session
+            .store
+            .records
+            .get(&object.object_id())
+            .is_some_and(|r| matches!(r.snapshot, Snapshot::Own))
+            && object.is_clean()
+            && !obj::has_parent_links(object.as_ref());
+        if !unchanged {
+            staged.insert(object.object_id(), object.values());
+        }
     }
 
     // Dirty objects, before anything is sent: a flush with nothing to do sends nothing.
     let pending_ids: HashSet<ObjectId> = pending.iter().map(|o| o.object_id()).collect();
     let none = HashSet::new();
     let dirty_before = persistent.iter().any(|o| {
-        let mut values = o.values();
+        let Some(mut values) = staged.get(&o.object_id()).cloned() else {
+            return false;
+        };
         fill_foreign_keys(o.as_ref(), &mut values, &staged, &pending_ids, &pending_ids);
         session
             .store
             .records
             .get(&o.object_id())
-            .is_some_and(|r| !same_values(&r.snapshot, &values))
+            .is_some_and(|r| !same_values(&r.snapshot.resolve(o.as_ref()), &values))
     });
     let associations_pending = pending
         .iter()
@@ -105,6 +123,8 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
     if pending.is_empty() && !dirty_before && deleted.is_empty() && !associations_pending {
         return Ok(());
     }
+    // Keys may change from here on (a rollback rebuilds the identity map).
+    session.store.rekeyed = true;
 
     // 1. INSERTs, level by level.
     let levels = insert_levels(&pending)?;
@@ -148,11 +168,15 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         let Some(record) = session.store.records.get(&id) else {
             continue;
         };
-        let mut values = staged.get(&id).cloned().unwrap_or_else(|| object.values());
+        let Some(mut values) = staged.get(&id).cloned() else {
+            // Unchanged (see above).
+            continue;
+        };
         fill_foreign_keys(object.as_ref(), &mut values, &staged, &pending_ids, &none);
         let table = object.table();
+        let snapshot = record.snapshot.resolve(object.as_ref());
         let mut changed: Vec<usize> = (0..values.len())
-            .filter(|&i| match (values.get(i), record.snapshot.get(i)) {
+            .filter(|&i| match (values.get(i), snapshot.get(i)) {
                 (Some(a), Some(b)) => !a.same_as(b),
                 (a, b) => a.is_some() != b.is_some(),
             })
@@ -170,7 +194,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
             }
         }
         changed.sort_unstable();
-        if let Some(statement) = update_statement(table, &record.snapshot, &values, &changed, id) {
+        if let Some(statement) = update_statement(table, &snapshot, &values, &changed, id) {
             updates.push(statement);
         }
         staged.insert(id, values);
@@ -224,7 +248,8 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
             continue;
         };
         for key in obj::association_keys(object.as_ref()) {
-            let Some(value) = association_value(key, object.table(), &record.snapshot) else {
+            let snapshot = record.snapshot.resolve(object.as_ref());
+            let Some(value) = association_value(key, object.table(), &snapshot) else {
                 continue;
             };
             match purges.iter_mut().find(|(k, _)| *k == key) {
@@ -250,7 +275,8 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         .iter()
         .filter_map(|object| {
             let record = session.store.records.get(&object.object_id())?;
-            Some((object.clone(), record.snapshot.clone()))
+            let snapshot = record.snapshot.resolve(object.as_ref()).into_owned();
+            Some((object.clone(), snapshot))
         })
         .collect();
     let deletes: Vec<Statement> = order_deletes(&doomed)
@@ -269,6 +295,8 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         let Some(values) = staged.remove(&id) else {
             continue;
         };
+        // The values the transaction began with stay the rollback's.
+        session.store.materialize(id);
         let current = object.values();
         for (i, value) in values.iter().enumerate() {
             if current.get(i) != Some(value) {
@@ -283,7 +311,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         let key = identity_key(object.table(), &values);
         if let Some(record) = session.store.records.get_mut(&id) {
             record.state = ObjectState::Persistent;
-            record.snapshot = values;
+            record.snapshot = Snapshot::Values(values.into());
             if record.key.as_ref() != Some(&key) {
                 // A changed primary key: the row is known by its new key only.
                 if let Some(old) = record.key.replace(key.clone())
@@ -312,7 +340,7 @@ pub(super) async fn flush(session: &mut Session) -> Result<(), OrmError> {
         let id = object.object_id();
         object.set_row_state(RowState::Deleted);
         if let Some(record) = session.store.records.get_mut(&id) {
-            record.snapshot.clear();
+            record.snapshot = Snapshot::None;
             if let Some(key) = record.key.take() {
                 session.store.identity.remove(&key);
             }
@@ -358,7 +386,7 @@ async fn resolve_deleted_children(session: &mut Session) -> Result<(), OrmError>
             .store
             .records
             .values()
-            .any(|r| r.state == ObjectState::Deleted && !r.snapshot.is_empty());
+            .any(|r| r.state == ObjectState::Deleted && !r.snapshot.is_none());
         if !any_deleted {
             return Ok(());
         }
@@ -369,7 +397,7 @@ async fn resolve_deleted_children(session: &mut Session) -> Result<(), OrmError>
                 .store
                 .records
                 .get(&id)
-                .is_some_and(|r| r.state == ObjectState::Deleted && !r.snapshot.is_empty());
+                .is_some_and(|r| r.state == ObjectState::Deleted && !r.snapshot.is_none());
             if !unflushed_delete {
                 continue;
             }
@@ -429,27 +457,18 @@ async fn load_children(
                 .store
                 .records
                 .get(&parent.object_id())
-                .and_then(|r| obj::referenced_value(table, key, parent.table(), &r.snapshot))
+                .and_then(|r| {
+                    let snapshot = r.snapshot.resolve(parent.as_ref());
+                    obj::referenced_value(table, key, parent.table(), &snapshot)
+                })
                 .unwrap_or(Value::Null)
         })
         .collect();
     let mut grouped = vec![Vec::new(); parents.len()];
-    let wanted: Vec<Expr> = keys
-        .iter()
-        .filter(|k| !k.is_null())
-        .cloned()
-        .map(Expr::Value)
-        .collect();
-    if wanted.is_empty() {
+    let parents_by_key = KeyIndex::new(&keys);
+    if parents_by_key.distinct().is_empty() {
         return Ok(grouped);
     }
-    let condition = Condition(Expr::In {
-        expr: Box::new(Expr::Column {
-            table: table.name,
-            column: column.name,
-        }),
-        values: wanted,
-    });
     let mut out = SqlBuilder::new();
     out.push("SELECT ");
     for (i, c) in table.columns.iter().enumerate() {
@@ -460,20 +479,21 @@ async fn load_children(
     }
     out.push(" \nFROM ")
         .push_ident(table.name)
-        .push(" \nWHERE ");
-    condition.expr().write(&mut out);
-    let (sql, params) = out.finish();
-    let rows = session.run(&sql, &params).await?;
+        .push(" \nWHERE ")
+        .push_column(table.name, column.name)
+        .push(" = ANY($1)");
+    let (sql, _) = out.finish();
+    let rows = session.run_list(&sql, parents_by_key.distinct()).await?;
     for row in &rows {
         let child = session.store.child_from_row(relationship, row)?;
         if session.store.state_of(child.object_id()) != Some(ObjectState::Persistent) {
             continue;
         }
-        let Some(value) = child.values().get(key.column).cloned() else {
+        let Some(value) = child.value(key.column) else {
             continue;
         };
-        for (k, group) in keys.iter().zip(grouped.iter_mut()) {
-            if !k.is_null() && k.same_as(&value) {
+        for i in parents_by_key.positions(&value) {
+            if let Some(group) = grouped.get_mut(i) {
                 group.push(child.clone());
             }
         }
@@ -761,6 +781,7 @@ fn insert_statement(table: &'static Table, values: &[Value], object: ObjectId) -
     Statement {
         sql,
         params,
+        list: false,
         object,
         returning,
     }
@@ -791,6 +812,7 @@ fn update_statement(
     Some(Statement {
         sql,
         params,
+        list: false,
         object,
         returning: Vec::new(),
     })
@@ -812,6 +834,7 @@ fn delete_statement(
     Some(Statement {
         sql,
         params,
+        list: false,
         object,
         returning: Vec::new(),
     })
@@ -866,6 +889,7 @@ fn association_statement(
     Some(Statement {
         sql,
         params,
+        list: false,
         object: object.object_id(),
         returning: Vec::new(),
     })
@@ -885,27 +909,22 @@ fn association_value(
         .filter(|v| !v.is_null())
 }
 
-/// `DELETE FROM through WHERE through.local IN ($1, ...)`: every association row of some
-/// deleted objects.
+/// `DELETE FROM through WHERE through.local = ANY($1)`: every association row of some deleted
+/// objects.
 fn association_purge(key: AssociationKey, values: Vec<Value>) -> Option<Statement> {
     let through = key.through;
     let local = through.columns.get(key.local)?;
     let mut out = SqlBuilder::new();
     out.push("DELETE FROM ")
         .push_ident(through.name)
-        .push(" WHERE ");
-    Expr::In {
-        expr: Box::new(Expr::Column {
-            table: through.name,
-            column: local.name,
-        }),
-        values: values.into_iter().map(Expr::Value).collect(),
-    }
-    .write(&mut out);
-    let (sql, params) = out.finish();
+        .push(" WHERE ")
+        .push_column(through.name, local.name)
+        .push(" = ANY($1)");
+    let (sql, _) = out.finish();
     Some(Statement {
         sql,
-        params,
+        params: values,
+        list: true,
         object: 0,
         returning: Vec::new(),
     })
@@ -920,7 +939,7 @@ fn order_deletes(
 ) -> Vec<&(Arc<dyn ErasedObject>, Vec<Value>)> {
     let order = TableOrder::new(&tables_of(deleted.iter().map(|(o, _)| o)), &[]);
     // The deleted rows by the value of each column some foreign key references.
-    let mut by_value: HashMap<(&str, &str, String), Vec<usize>> = HashMap::new();
+    let mut by_value: HashMap<(&str, &str, KeyPart), Vec<usize>> = HashMap::new();
     let referenced: HashSet<(&str, &str)> = deleted
         .iter()
         .flat_map(|(o, _)| o.table().columns.iter())
@@ -931,7 +950,7 @@ fn order_deletes(
         for (column, value) in table.columns.iter().zip(values) {
             if !value.is_null() && referenced.contains(&(table.name, column.name)) {
                 by_value
-                    .entry((table.name, column.name, format!("{value:?}")))
+                    .entry((table.name, column.name, KeyPart::of(value)))
                     .or_default()
                     .push(n);
             }
@@ -952,7 +971,7 @@ fn order_deletes(
                 if value.is_null() || order.of(fk.table).0 != group {
                     continue;
                 }
-                let found = by_value.get(&(fk.table, fk.column, format!("{value:?}")));
+                let found = by_value.get(&(fk.table, fk.column, KeyPart::of(value)));
                 out.extend(found.into_iter().flatten().filter(|&&m| m != n));
             }
             out
@@ -1008,8 +1027,13 @@ async fn run_batch(
 ) -> Result<Vec<BatchResult>, OrmError> {
     let engine = session.engine.clone();
     let client = session.connection().await?;
-    let params: Vec<Vec<&(dyn pg_wire::types::ToSql + Sync)>> =
-        statements.iter().map(|s| as_params(&s.params)).collect();
+    let params: Vec<Vec<&(dyn pg_wire::types::ToSql + Sync)>> = statements
+        .iter()
+        .map(|s| match s.list {
+            true => vec![&s.params as &(dyn pg_wire::types::ToSql + Sync)],
+            false => as_params(&s.params),
+        })
+        .collect();
     let mut batch = client.batch();
     for (statement, params) in statements.iter().zip(&params) {
         batch.query(statement.sql.as_str(), params);
@@ -1017,7 +1041,10 @@ async fn run_batch(
     let started = Instant::now();
     let results = batch.run().await?;
     for statement in statements {
-        engine.log(&statement.sql, &statement.params, Some(started));
+        match statement.list {
+            true => engine.log_list(&statement.sql, &statement.params, Some(started)),
+            false => engine.log(&statement.sql, &statement.params, Some(started)),
+        }
     }
     let mut out = Vec::with_capacity(results.len());
     let mut first_error = None;

@@ -18,7 +18,9 @@
 //! back the same `Obj`, so a change made through one handle is seen through every other. The
 //! session keeps, for each persistent object, a *snapshot* of its columns as the database has
 //! them; a flush compares each object with its snapshot and sends an UPDATE of the changed columns
-//! only (plus `onupdate` columns).
+//! only (plus `onupdate` columns). A loaded object holds its snapshot itself: its fields are the
+//! row's values until the first [`Obj::write`], which saves them first, so loading copies no value
+//! and a flush skips, without comparing, the objects nobody wrote.
 //!
 //! # Transactions
 //!
@@ -33,6 +35,7 @@
 //! refuses further work until [`Session::rollback`] is called, as SQLAlchemy does. A COMMIT the
 //! server answers by rolling back is an error, never a silent success.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -43,8 +46,8 @@ use pg_wire::{Row, TransactionStatus};
 use crate::engine::Engine;
 use crate::error::OrmError;
 use crate::expr::Assignment;
-use crate::model::Model;
-use crate::obj::{self, ErasedObject, Obj, ObjectId, RowState};
+use crate::model::{Model, RowRead};
+use crate::obj::{self, ErasedObject, Obj, ObjectId, RowState, Snapshot};
 use crate::query::{ColumnTuple, Select, SelectColumns};
 use crate::relationship::{ChildRelationship, ManyToOne, OneToMany, RelationKey};
 use crate::schema::Table;
@@ -52,7 +55,10 @@ use crate::sql::{SqlBuilder, as_params};
 use crate::value::{ColumnType, Value};
 
 mod flush;
+mod identity;
 mod stream;
+
+use identity::{IdMap, IdentityKey, KeyPart, describe_key, identity_key, identity_of_pk};
 
 pub use stream::ObjectStream;
 
@@ -69,14 +75,6 @@ pub enum ObjectState {
     Deleted,
     /// Was in the session, no longer is (expunged, deleted and committed, session closed).
     Detached,
-}
-
-/// The identity of a row: its table and primary key values.
-type IdentityKey = (&'static str, String);
-
-fn identity_key(table: &'static Table, values: &[Value]) -> IdentityKey {
-    let key: Vec<&Value> = table.primary_key().filter_map(|i| values.get(i)).collect();
-    (table.name, format!("{key:?}"))
 }
 
 /// How the session holds an object: strongly, or weakly for clean objects loaded by a stream (so
@@ -99,22 +97,28 @@ impl Held {
 struct Record {
     object: Held,
     state: ObjectState,
-    /// The database's values as last loaded or flushed (empty while pending, and once a flush
-    /// deleted the row).
-    snapshot: Vec<Value>,
+    /// The database's values as last loaded or flushed ([`Snapshot::None`] while pending, and
+    /// once a flush deleted the row); a loaded object keeps them itself ([`Snapshot::Own`]).
+    snapshot: Snapshot,
     /// The database's values when the transaction began; `None` if the row was inserted in it.
-    committed: Option<Vec<Value>>,
+    /// [`Snapshot::Own`] only while the snapshot is too (the same values, kept by the object).
+    committed: Option<Snapshot>,
     key: Option<IdentityKey>,
     /// Order of attachment, so flushes follow the order objects were added.
     seq: u64,
+    /// The object has its detached row state already (a session being closed).
+    detached: bool,
 }
 
 /// The objects of a session.
 #[derive(Default)]
 pub(crate) struct Store {
-    records: HashMap<ObjectId, Record>,
+    records: IdMap<Record>,
     identity: HashMap<IdentityKey, ObjectId>,
     next_seq: u64,
+    /// Whether a snapshot's key may have changed since the identity map was built (a flush, a
+    /// bulk update or delete): a rollback then rebuilds the map.
+    rekeyed: bool,
 }
 
 impl Store {
@@ -133,28 +137,42 @@ impl Store {
             Record {
                 object: Held::Strong(object),
                 state: ObjectState::Pending,
-                snapshot: Vec::new(),
+                snapshot: Snapshot::None,
                 committed: None,
                 key: None,
                 seq: self.next_seq,
+                detached: false,
             },
         );
     }
 
-    /// Records an object with a row as persistent (a loaded one, or a detached one added again):
-    /// `snapshot` is what the row holds.
-    fn attach_loaded(&mut self, object: Arc<dyn ErasedObject>, snapshot: Vec<Value>, weak: bool) {
-        let key = identity_key(object.table(), &snapshot);
-        self.next_seq += 1;
+    /// Records an object with a row as persistent (a detached one added again, or one whose row
+    /// was read): `snapshot` is what the row holds.
+    fn attach_loaded(&mut self, object: Arc<dyn ErasedObject>, snapshot: Snapshot) {
+        let key = identity_key(object.table(), &snapshot.resolve(object.as_ref()));
         object.set_row_state(RowState::Stored(None));
+        self.attach_keyed(object, snapshot, key, false);
+    }
+
+    /// [`Store::attach_loaded`] with the row's identity known, for an object whose row state
+    /// already says a session holds it.
+    fn attach_keyed(
+        &mut self,
+        object: Arc<dyn ErasedObject>,
+        snapshot: Snapshot,
+        key: IdentityKey,
+        weak: bool,
+    ) {
+        self.next_seq += 1;
+        let id = object.object_id();
         let held = if weak {
             Held::Weak(Arc::downgrade(&object))
         } else {
-            Held::Strong(object.clone())
+            Held::Strong(object)
         };
-        self.identity.insert(key.clone(), object.object_id());
+        self.identity.insert(key.clone(), id);
         self.records.insert(
-            object.object_id(),
+            id,
             Record {
                 object: held,
                 state: ObjectState::Persistent,
@@ -162,8 +180,15 @@ impl Store {
                 snapshot,
                 key: Some(key),
                 seq: self.next_seq,
+                detached: false,
             },
         );
+    }
+
+    /// Makes room for `additional` more objects.
+    fn reserve(&mut self, additional: usize) {
+        self.records.reserve(additional);
+        self.identity.reserve(additional);
     }
 
     /// The object already in the session for this row, if any.
@@ -186,15 +211,80 @@ impl Store {
         row: &Row,
         weak: bool,
     ) -> Result<Obj<M>, OrmError> {
-        let values = read_values(M::TABLE, row)?;
-        let key = identity_key(M::TABLE, &values);
-        if let Some(object) = self.lookup(&key)
-            && let Some(object) = Obj::from_erased(object)
-        {
-            return Ok(object);
-        }
-        let object = Obj::new(M::from_values(values.clone())?);
-        self.attach_loaded(object.erased(), values, weak);
+        // The row's place in the identity map, found once: the object there, or the entry the
+        // new object takes (one hash of the key per row).
+        let mut place: Option<(IdentityKey, Entry<'_, IdentityKey, ObjectId>)> = None;
+        let identity = &mut self.identity;
+        let records = &mut self.records;
+        let slot = &mut place;
+        let read = M::read_row(row, move |key_values| {
+            let found = IdentityKey::new(
+                M::TABLE,
+                key_values
+                    .iter_mut()
+                    .map(|v| KeyPart::from_value(std::mem::replace(v, Value::Null))),
+            );
+            let key = found.clone();
+            let entry = identity.entry(found);
+            if let Entry::Occupied(occupied) = &entry {
+                let id = *occupied.get();
+                match records.get(&id).and_then(|r| r.object.get()) {
+                    Some(object) => {
+                        if let Some(object) = Obj::from_erased(object) {
+                            return Some(object);
+                        }
+                        // Another model's object for this row: the new one takes its place.
+                    }
+                    None => {
+                        // A weakly held object that nobody uses any more.
+                        records.remove(&id);
+                    }
+                }
+            }
+            *slot = Some((key, entry));
+            None
+        })?;
+        let model = match read {
+            RowRead::Known(object) => return Ok(object),
+            RowRead::New(model) => model,
+        };
+        let object = Obj::loaded(model);
+        let id = object.id();
+        let key = match place {
+            Some((key, Entry::Occupied(mut occupied))) => {
+                occupied.insert(id);
+                key
+            }
+            Some((key, Entry::Vacant(vacant))) => {
+                vacant.insert(id);
+                key
+            }
+            // A model whose `read_row` did not show the key.
+            None => {
+                let key = identity_key(M::TABLE, &object.read().values());
+                self.identity.insert(key.clone(), id);
+                key
+            }
+        };
+        self.next_seq += 1;
+        let erased = object.erased();
+        let held = if weak {
+            Held::Weak(Arc::downgrade(&erased))
+        } else {
+            Held::Strong(erased)
+        };
+        self.records.insert(
+            id,
+            Record {
+                object: held,
+                state: ObjectState::Persistent,
+                snapshot: Snapshot::Own,
+                committed: Some(Snapshot::Own),
+                key: Some(key),
+                seq: self.next_seq,
+                detached: false,
+            },
+        );
         Ok(object)
     }
 
@@ -206,14 +296,52 @@ impl Store {
         row: &Row,
     ) -> Result<Arc<dyn ErasedObject>, OrmError> {
         let table = relationship.child();
-        let values = read_values(table, row)?;
-        let key = identity_key(table, &values);
+        let key = row_identity(table, row)?;
         if let Some(object) = self.lookup(&key) {
+            check_row(table, row)?;
             return Ok(object);
         }
-        let object = relationship.new_object(values.clone())?;
-        self.attach_loaded(object.clone(), values, false);
+        let object = relationship.new_object(row)?;
+        self.attach_keyed(object.clone(), Snapshot::Own, key, false);
         Ok(object)
+    }
+
+    /// Gives a record whose object keeps its row's values ([`Snapshot::Own`]) explicit ones,
+    /// before the session changes the object's fields itself or records other values for it.
+    fn materialize(&mut self, id: ObjectId) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        let own = matches!(record.snapshot, Snapshot::Own);
+        let own_committed = matches!(record.committed, Some(Snapshot::Own));
+        if !own && !own_committed {
+            return;
+        }
+        let Some(object) = record.object.get() else {
+            return;
+        };
+        let values: Arc<[Value]> = object.pristine_values().into();
+        if own {
+            record.snapshot = Snapshot::Values(values.clone());
+        }
+        if own_committed {
+            record.committed = Some(Snapshot::Values(values));
+        }
+        object.drop_pristine();
+    }
+
+    /// Records that an object's fields are its row's values, now and as the transaction's
+    /// starting point (after a reload), kept by the object itself.
+    fn mark_clean(&mut self, id: ObjectId) {
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        let Some(object) = record.object.get() else {
+            return;
+        };
+        object.keep_pristine();
+        record.snapshot = Snapshot::Own;
+        record.committed = Some(Snapshot::Own);
     }
 
     /// Records in attachment order, with their live objects.
@@ -242,26 +370,20 @@ impl Store {
     /// what the session knew of its row, so that adding it again, to this session or another,
     /// flushes the changes made to it in the meantime.
     fn forget(&mut self, id: ObjectId) {
-        let Some(record) = self.remove(id) else {
-            return;
-        };
-        let Some(object) = record.object.get() else {
-            return;
-        };
-        object.set_row_state(match record.state {
-            ObjectState::Pending | ObjectState::Transient => RowState::New,
-            ObjectState::Deleted if record.snapshot.is_empty() => RowState::Deleted,
-            _ => RowState::Stored(Some(record.snapshot)),
-        });
+        if let Some(record) = self.remove(id) {
+            detach(record);
+        }
     }
 
     /// Takes every object out of the session (see [`Store::forget`]).
     fn forget_all(&mut self) {
-        let ids: Vec<ObjectId> = self.records.keys().copied().collect();
-        for id in ids {
-            self.forget(id);
+        // Emptied in place: the maps keep their room for the next objects.
+        for (_, record) in self.records.drain() {
+            detach(record);
         }
-        *self = Store::default();
+        self.identity.clear();
+        self.next_seq = 0;
+        self.rekeyed = false;
     }
 
     /// Maps every persistent object's snapshot key to it, and nothing else.
@@ -275,12 +397,62 @@ impl Store {
                 continue;
             }
             if let Some(object) = record.object.get() {
-                let key = identity_key(object.table(), &record.snapshot);
+                let key = identity_key(object.table(), &record.snapshot.resolve(object.as_ref()));
                 self.identity.insert(key.clone(), *id);
                 record.key = Some(key);
             }
         }
+        self.rekeyed = false;
     }
+}
+
+/// The row state an object leaves a session with (see [`Store::forget`]).
+fn detach(record: Record) {
+    if record.detached {
+        return;
+    }
+    let Some(object) = record.object.get() else {
+        return;
+    };
+    let state = match record.state {
+        ObjectState::Pending | ObjectState::Transient => RowState::New,
+        ObjectState::Deleted if record.snapshot.is_none() => RowState::Deleted,
+        _ => RowState::Stored(Some(record.snapshot)),
+    };
+    if matches!(state, RowState::Deleted) {
+        // Values kept for a rollback that can no longer come.
+        object.drop_pristine();
+    }
+    object.set_row_state(state);
+}
+
+/// The identity of a whole row of `table` (its columns in order), reading the columns up to the
+/// last primary key column in order, so a row that cannot be read fails on the same column as
+/// reading it whole.
+fn row_identity(table: &'static Table, row: &Row) -> Result<IdentityKey, OrmError> {
+    let (mut first, mut rest) = (None, Vec::new());
+    let last = table.primary_key().max().unwrap_or(0);
+    for (i, column) in table.columns.iter().enumerate().take(last + 1) {
+        let value = Value::from_row(row, i, column.sql_type)?;
+        if column.primary_key {
+            let part = KeyPart::from_value(value);
+            match first {
+                None => first = Some(part),
+                Some(_) => rest.push(part),
+            }
+        }
+    }
+    Ok(IdentityKey::new(table, first.into_iter().chain(rest)))
+}
+
+/// Whether the rest of a row of `table` (past its last primary key column) can be read, for a
+/// row whose object the session already holds: it fails as reading it whole would.
+fn check_row(table: &'static Table, row: &Row) -> Result<(), OrmError> {
+    let last = table.primary_key().max().unwrap_or(0);
+    for (i, column) in table.columns.iter().enumerate().skip(last + 1) {
+        Value::from_row(row, i, column.sql_type)?;
+    }
+    Ok(())
 }
 
 /// A session: a unit of work and an identity map (see the module documentation).
@@ -378,6 +550,28 @@ impl Session {
         let started = Instant::now();
         let rows = client.query(sql, &as_params(params)).await;
         engine.log(sql, params, Some(started));
+        match rows {
+            Ok(rows) => Ok(rows),
+            Err(e) => {
+                self.abort_after(&e).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Runs a statement whose one parameter, `$1`, is the array of `list` (`x = ANY($1)`: one
+    /// parameter however many values, where `x IN ($1, ...)` stops at the protocol's 65,535) in
+    /// the session's transaction, and returns its rows.
+    pub(crate) async fn run_list(
+        &mut self,
+        sql: &str,
+        list: &[Value],
+    ) -> Result<Vec<Row>, OrmError> {
+        let engine = self.engine.clone();
+        let client = self.connection().await?;
+        let started = Instant::now();
+        let rows = client.query(sql, &[&list]).await;
+        engine.log_list(sql, list, Some(started));
         match rows {
             Ok(rows) => Ok(rows),
             Err(e) => {
@@ -504,12 +698,14 @@ impl Session {
                 table.name
             )),
             RowState::Stored(Some(snapshot)) => {
-                let key = identity_key(table, &snapshot);
+                let values = snapshot.resolve(object);
+                let key = identity_key(table, &values);
                 self.store.lookup(&key).map(|_| {
                     format!(
                         "another {} object with the primary key {} is already in this session; \
                          a row is one object in a session",
-                        table.name, key.1
+                        table.name,
+                        describe_key(table, &values)
                     )
                 })
             }
@@ -529,7 +725,7 @@ impl Session {
                 // Detached: persistent again, its row as the session last knew it, so the
                 // changes made in the meantime are flushed.
                 RowState::Stored(Some(snapshot)) => {
-                    self.store.attach_loaded(object.clone(), snapshot, false);
+                    self.store.attach_loaded(object.clone(), snapshot);
                 }
                 // (Refused above.)
                 RowState::Stored(None) | RowState::Deleted => continue,
@@ -587,7 +783,7 @@ impl Session {
             self.delete_erased(child);
         } else if self.store.state_of(child.object_id()).is_some() {
             obj::unlink_parent(child.as_ref(), key);
-            let _ = child.set_value(key.column, Value::Null);
+            let _ = child.change_value(key.column, Value::Null);
         }
     }
 
@@ -623,26 +819,44 @@ impl Session {
             OrmError::NotFound(format!("{} row of the object to refresh", M::TABLE.name))
         })?;
         let values = read_values(M::TABLE, row)?;
-        self.overwrite(object.erased(), values)?;
+        self.overwrite(object.erased(), values, false)?;
         Ok(())
     }
 
-    /// Sets an object's columns to the database's values and records them as its snapshot; its
-    /// many-to-one links follow the foreign keys read.
+    /// Sets an object's columns to the database's values and records them as its snapshot (and,
+    /// with `committed`, as the transaction's starting point too); its many-to-one links follow
+    /// the foreign keys read.
     fn overwrite(
         &mut self,
         object: Arc<dyn ErasedObject>,
         values: Vec<Value>,
+        committed: bool,
     ) -> Result<(), OrmError> {
-        for (i, value) in values.iter().enumerate() {
-            object.set_value(i, value.clone())?;
+        let id = object.object_id();
+        let held = self.store.records.contains_key(&id);
+        if held && !committed {
+            // The values the transaction began with stay the rollback's.
+            self.store.materialize(id);
         }
-        match self.store.records.get_mut(&object.object_id()) {
+        if !held || !committed {
+            object.drop_pristine();
+        }
+        for (i, value) in values.into_iter().enumerate() {
+            object.set_value(i, value)?;
+        }
+        match self.store.records.get_mut(&id) {
             Some(record) => {
-                record.snapshot = values;
                 record.state = ObjectState::Persistent;
+                if !committed {
+                    record.snapshot = Snapshot::Values(object.values().into());
+                }
             }
-            None => self.store.attach_loaded(object.clone(), values, false),
+            None => self
+                .store
+                .attach_loaded(object.clone(), Snapshot::Values(object.values().into())),
+        }
+        if committed {
+            self.store.mark_clean(id);
         }
         self.restore_links(&object);
         Ok(())
@@ -679,9 +893,7 @@ impl Session {
         if value.is_null() || parent_table.columns.get(i)?.name != target {
             return None;
         }
-        let mut values = vec![Value::Null; parent_table.columns.len()];
-        *values.get_mut(i)? = value;
-        let parent = self.store.lookup(&identity_key(parent_table, &values))?;
+        let parent = self.store.lookup(&identity_of_pk(parent_table, &value))?;
         (self.store.state_of(parent.object_id()) == Some(ObjectState::Persistent)).then_some(parent)
     }
 
@@ -690,17 +902,13 @@ impl Session {
         &mut self,
         key: K,
     ) -> Result<Option<Obj<M>>, OrmError> {
-        let mut values = vec![Value::Null; M::TABLE.columns.len()];
         let Some(pk) = M::TABLE.primary_key().next() else {
             return Err(OrmError::usage(format!(
                 "{} has no primary key",
                 M::TABLE.name
             )));
         };
-        if let Some(slot) = values.get_mut(pk) {
-            *slot = key.to_value();
-        }
-        let identity = identity_key(M::TABLE, &values);
+        let identity = identity_of_pk(M::TABLE, &key.to_value());
         if let Some(object) = self.store.lookup(&identity) {
             if self.store.state_of(object.object_id()) == Some(ObjectState::Deleted) {
                 return Ok(None);
@@ -805,24 +1013,18 @@ impl Session {
             out.push(" \nFROM ")
                 .push_ident(table.name)
                 .push(" \nWHERE ");
-            out.push_column(table.name, pk_column).push(" IN (");
-            for (i, object) in objects.iter().enumerate() {
-                if i > 0 {
-                    out.push(", ");
-                }
-                out.push_bind(object.values().get(pk).cloned().unwrap_or(Value::Null));
-            }
-            out.push(")");
-            let (sql, params) = out.finish();
-            let rows = self.run(&sql, &params).await?;
+            out.push_column(table.name, pk_column).push(" = ANY($1)");
+            let (sql, _) = out.finish();
+            let keys: Vec<Value> = objects
+                .iter()
+                .map(|object| object.value(pk).unwrap_or(Value::Null))
+                .collect();
+            let rows = self.run_list(&sql, &keys).await?;
             for row in &rows {
                 let values = read_values(table, row)?;
                 let key = identity_key(table, &values);
                 if let Some(object) = self.store.lookup(&key) {
-                    self.overwrite(object, values.clone())?;
-                    if let Some(record) = self.store.records.get_mut(&key_id(&self.store, &key)) {
-                        record.committed = Some(values);
-                    }
+                    self.overwrite(object, values, true)?;
                 }
             }
         }
@@ -837,20 +1039,42 @@ impl Session {
     /// many-to-many changes are dropped; flushed ones stay listed until the collection is loaded
     /// again).
     pub async fn rollback(&mut self) -> Result<(), OrmError> {
+        self.send_rollback().await?;
+        self.restore_committed(false);
+        Ok(())
+    }
+
+    /// Sends ROLLBACK if a transaction is open; the session is usable again.
+    async fn send_rollback(&mut self) -> Result<(), OrmError> {
         if let Some(client) = self.conn.take() {
             self.engine.log_event("ROLLBACK");
             client.batch_execute("ROLLBACK").await?;
         }
         self.failed = None;
+        Ok(())
+    }
+
+    /// The objects after a rollback (see [`Session::rollback`]). When `closing`, the objects
+    /// that have no links to restore are given their detached row state at once (see
+    /// [`Store::forget_all`]), so closing visits each object once.
+    fn restore_committed(&mut self, closing: bool) {
         let mut restored = Vec::new();
-        let ids: Vec<ObjectId> = self.store.records.keys().copied().collect();
-        for id in ids {
-            let Some(record) = self.store.records.get_mut(&id) else {
-                continue;
-            };
-            let Some(object) = record.object.get() else {
-                self.store.remove(id);
-                continue;
+        let mut gone = Vec::new();
+        for (&id, record) in self.store.records.iter_mut() {
+            // Borrowed where the session holds it (no reference count to touch).
+            let upgraded;
+            let object = match &record.object {
+                Held::Strong(object) => object,
+                Held::Weak(object) => match object.upgrade() {
+                    Some(object) => {
+                        upgraded = object;
+                        &upgraded
+                    }
+                    None => {
+                        gone.push(id);
+                        continue;
+                    }
+                },
             };
             match (&record.committed, record.state) {
                 (_, ObjectState::Pending) | (None, _) => {
@@ -860,22 +1084,50 @@ impl Session {
                             let _ = object.set_value(i, Value::Null);
                         }
                     }
-                    self.store.remove(id);
+                    gone.push(id);
                     object.set_row_state(RowState::New);
                 }
-                (Some(committed), _) => {
+                (Some(committed), state) => {
                     let committed = committed.clone();
-                    for (i, value) in committed.iter().enumerate() {
-                        let _ = object.set_value(i, value.clone());
+                    match &committed {
+                        // Kept by the object: written back only if it was changed since.
+                        Snapshot::Own if !object.is_clean() => {
+                            let _ = object.restore_pristine();
+                        }
+                        Snapshot::Own | Snapshot::None => {}
+                        Snapshot::Values(values) => {
+                            for (i, value) in values.iter().enumerate() {
+                                let _ = object.set_value(i, value.clone());
+                            }
+                        }
+                    }
+                    record.state = ObjectState::Persistent;
+                    // Without links, there is nothing to restore below: closing, such an object
+                    // is given its detached state at once.
+                    if closing
+                        && object
+                            .set_row_state_if_unlinked(RowState::Stored(Some(committed.clone())))
+                    {
+                        record.detached = true;
+                    } else {
+                        if state != ObjectState::Persistent {
+                            // A persistent object's row state already says a session holds it.
+                            object.set_row_state(RowState::Stored(None));
+                        }
+                        if obj::has_links(object.as_ref()) {
+                            restored.push(object.clone());
+                        }
                     }
                     record.snapshot = committed;
-                    record.state = ObjectState::Persistent;
-                    object.set_row_state(RowState::Stored(None));
-                    restored.push(object);
                 }
             }
         }
-        self.store.rebuild_identity();
+        for id in gone {
+            self.store.remove(id);
+        }
+        if self.store.rekeyed {
+            self.store.rebuild_identity();
+        }
         // What stays lists only what stays: not the objects the rollback dropped, nor those
         // attached since and never flushed.
         for object in &restored {
@@ -884,12 +1136,14 @@ impl Session {
             });
             self.restore_links(object);
         }
-        Ok(())
     }
 
     /// Rolls back any open transaction and detaches every object.
     pub async fn close(&mut self) -> Result<(), OrmError> {
-        let result = self.rollback().await;
+        let result = self.send_rollback().await;
+        if result.is_ok() {
+            self.restore_committed(true);
+        }
         self.store.forget_all();
         result
     }
@@ -929,41 +1183,26 @@ impl Session {
         let target_index = P::TABLE.column_index(target).unwrap_or(0);
         let keys: Vec<Value> = parents
             .iter()
-            .map(|p| {
-                p.read()
-                    .values()
-                    .get(target_index)
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            })
+            .map(|p| p.read().value(target_index).unwrap_or(Value::Null))
             .collect();
-        let query =
-            crate::query::select::<C>().filter(crate::expr::Condition(crate::expr::Expr::In {
-                expr: Box::new(crate::expr::Expr::Column {
-                    table: C::TABLE.name,
-                    column: fk_column.name,
-                }),
-                values: keys
-                    .iter()
-                    .filter(|k| !k.is_null())
-                    .cloned()
-                    .map(crate::expr::Expr::Value)
-                    .collect(),
-            }));
-        let children = self.all(&query).await?;
+        let parents_by_key = KeyIndex::new(&keys);
+        let mut out = SqlBuilder::new();
+        out.push("SELECT ");
+        crate::query::write_column_list::<C>(&mut out);
+        out.push(" \nFROM ")
+            .push_ident(C::TABLE.name)
+            .push(" \nWHERE ")
+            .push_column(C::TABLE.name, fk_column.name)
+            .push(" = ANY($1)");
+        let (sql, _) = out.finish();
+        let rows = self.run_list(&sql, parents_by_key.distinct()).await?;
+        self.store.reserve(rows.len());
         let mut grouped: Vec<Vec<Obj<C>>> = vec![Vec::new(); parents.len()];
-        for child in children {
-            let value = child
-                .read()
-                .values()
-                .get(fk)
-                .cloned()
-                .unwrap_or(Value::Null);
-            for (i, key) in keys.iter().enumerate() {
-                if !key.is_null()
-                    && *key == value
-                    && let Some(group) = grouped.get_mut(i)
-                {
+        for row in &rows {
+            let child = self.object_from_row::<C>(row, false)?;
+            let value = child.read().value(fk).unwrap_or(Value::Null);
+            for i in parents_by_key.positions(&value) {
+                if let Some(group) = grouped.get_mut(i) {
                     group.push(child.clone());
                 }
             }
@@ -997,14 +1236,9 @@ impl Session {
         let local_index = A::TABLE.column_index(local_target).unwrap_or(0);
         let keys: Vec<Value> = objects
             .iter()
-            .map(|o| {
-                o.read()
-                    .values()
-                    .get(local_index)
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            })
+            .map(|o| o.read().value(local_index).unwrap_or(Value::Null))
             .collect();
+        let objects_by_key = KeyIndex::new(&keys);
         let mut out = SqlBuilder::new();
         out.push("SELECT ");
         crate::query::write_column_list::<B>(&mut out);
@@ -1019,31 +1253,16 @@ impl Session {
             .push_column(B::TABLE.name, remote_target);
         out.push(" \nWHERE ")
             .push_column(through.name, local.name)
-            .push(" IN (");
-        let mut any = false;
-        for key in keys.iter().filter(|k| !k.is_null()) {
-            if any {
-                out.push(", ");
-            }
-            out.push_bind(key.clone());
-            any = true;
-        }
-        if !any {
-            out.push("NULL");
-        }
-        out.push(")");
-        let (sql, params) = out.finish();
-        let rows = self.run(&sql, &params).await?;
+            .push(" = ANY($1)");
+        let (sql, _) = out.finish();
+        let rows = self.run_list(&sql, objects_by_key.distinct()).await?;
         let mut grouped: Vec<Vec<Obj<B>>> = vec![Vec::new(); objects.len()];
         let width = B::TABLE.columns.len();
         for row in &rows {
             let object = self.object_from_row::<B>(row, false)?;
             let owner = Value::from_row(row, width, local.sql_type)?;
-            for (i, key) in keys.iter().enumerate() {
-                if !key.is_null()
-                    && *key == owner
-                    && let Some(group) = grouped.get_mut(i)
-                {
+            for i in objects_by_key.positions(&owner) {
+                if let Some(group) = grouped.get_mut(i) {
                     group.push(object.clone());
                 }
             }
@@ -1074,13 +1293,7 @@ impl Session {
         if value.is_null() {
             return Ok(None);
         }
-        let mut pk = vec![Value::Null; P::TABLE.columns.len()];
-        if let Some(i) = P::TABLE.primary_key().next()
-            && let Some(slot) = pk.get_mut(i)
-        {
-            *slot = value.clone();
-        }
-        let parent = match self.store.lookup(&identity_key(P::TABLE, &pk)) {
+        let parent = match self.store.lookup(&identity_of_pk(P::TABLE, &value)) {
             Some(object) => Obj::from_erased(object),
             None => {
                 let column = P::TABLE
@@ -1115,6 +1328,7 @@ impl Session {
         self.autoflush().await?;
         let (sql, params) = query.sql();
         let rows = self.run(&sql, &params).await?;
+        self.store.reserve(rows.len());
         let mut objects = Vec::with_capacity(rows.len());
         let mut seen = HashSet::new();
         for row in &rows {
@@ -1341,10 +1555,14 @@ impl Session {
             let key = identity_key(M::TABLE, &key_values);
             if let Some(object) = self.store.lookup(&key) {
                 let id = object.object_id();
+                // The transaction's starting values stay the rollback's.
+                self.store.materialize(id);
+                self.store.rekeyed = true;
                 for (i, value) in &sets {
                     object.set_value(*i, value.clone())?;
                     if let Some(record) = self.store.records.get_mut(&id)
-                        && let Some(slot) = record.snapshot.get_mut(*i)
+                        && let Snapshot::Values(snapshot) = &mut record.snapshot
+                        && let Some(slot) = Arc::make_mut(snapshot).get_mut(*i)
                     {
                         *slot = value.clone();
                     }
@@ -1389,7 +1607,8 @@ impl Session {
             {
                 // Gone from the database already: nothing left to flush for it.
                 record.state = ObjectState::Deleted;
-                record.snapshot.clear();
+                record.snapshot = Snapshot::None;
+                self.store.rekeyed = true;
                 if let Some(object) = record.object.get() {
                     object.set_row_state(RowState::Deleted);
                 }
@@ -1420,8 +1639,59 @@ impl Session {
     }
 }
 
-fn key_id(store: &Store, key: &IdentityKey) -> ObjectId {
-    store.identity.get(key).copied().unwrap_or(0)
+/// The positions of some keys (the parents of a relationship load) by value, to group the loaded
+/// rows in one pass: NULL keys match nothing, and a key given several times gets every match at
+/// each of its positions.
+pub(crate) struct KeyIndex {
+    /// The first position of each distinct key.
+    first: HashMap<KeyPart, usize>,
+    /// The next position with the same key as this one.
+    next: Vec<Option<usize>>,
+    /// The distinct non-NULL keys, in order of first appearance.
+    distinct: Vec<Value>,
+}
+
+impl KeyIndex {
+    pub(crate) fn new(keys: &[Value]) -> KeyIndex {
+        let mut first: HashMap<KeyPart, usize> = HashMap::with_capacity(keys.len());
+        let mut next = vec![None; keys.len()];
+        for (i, key) in keys.iter().enumerate().rev() {
+            if key.is_null() {
+                continue;
+            }
+            if let Some(later) = first.insert(KeyPart::of(key), i)
+                && let Some(slot) = next.get_mut(i)
+            {
+                *slot = Some(later);
+            }
+        }
+        let distinct = keys
+            .iter()
+            .enumerate()
+            .filter(|(i, key)| !key.is_null() && first.get(&KeyPart::of(key)) == Some(i))
+            .map(|(_, key)| key.clone())
+            .collect();
+        KeyIndex {
+            first,
+            next,
+            distinct,
+        }
+    }
+
+    /// The distinct non-NULL keys, for `= ANY($1)`.
+    pub(crate) fn distinct(&self) -> &[Value] {
+        &self.distinct
+    }
+
+    /// The positions of the keys equal to `value`, in order.
+    pub(crate) fn positions(&self, value: &Value) -> impl Iterator<Item = usize> + '_ {
+        let start = if value.is_null() {
+            None
+        } else {
+            self.first.get(&KeyPart::of(value)).copied()
+        };
+        std::iter::successors(start, |&i| self.next.get(i).copied().flatten())
+    }
 }
 
 /// Reads a whole row of `table` (its columns in order).

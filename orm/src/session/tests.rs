@@ -345,3 +345,186 @@ async fn many_to_many_through_an_association_table() {
     assert_eq!(rows[0].get::<_, i64>(0), 0);
     assert_eq!(fresh.count(&select::<Tag>()).await.unwrap(), 1);
 }
+
+/// A loaded object keeps its row's values itself until it is first written: every path that
+/// needs them (flush, rollback, close, detach and add again, bulk update, refresh) finds them.
+#[tokio::test]
+async fn loaded_objects_keep_their_row_values_until_changed() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    for (slug, title) in [("one", "One"), ("two", "Two"), ("three", "Three")] {
+        session.add(&article(slug, title));
+    }
+    session.commit().await.unwrap();
+    session.close().await.unwrap();
+
+    let titles = |objects: &[Obj<Article>]| -> Vec<String> {
+        objects.iter().map(|a| a.read().title.clone()).collect()
+    };
+    let by_slug = select::<Article>().order_by(Article::SLUG.asc());
+
+    // Written, then closed: the row's values come back.
+    let mut session = engine.session();
+    let loaded = session.all(&by_slug).await.unwrap();
+    loaded[0].write().title = "Changed".into();
+    loaded[0].write().title = "Changed twice".into();
+    session.close().await.unwrap();
+    assert_eq!(titles(&loaded), ["One", "Three", "Two"]);
+    assert_eq!(session.state(&loaded[0]), ObjectState::Detached);
+
+    // Written while detached, added to another session: the change is flushed.
+    loaded[1].write().title = "Three, detached".into();
+    let mut other = engine.session();
+    other.add(&loaded[1]);
+    other.commit().await.unwrap();
+    let mut check = engine.session();
+    let stored = check.all(&by_slug).await.unwrap();
+    assert_eq!(titles(&stored), ["One", "Three, detached", "Two"]);
+    check.close().await.unwrap();
+
+    // Written and flushed, then rolled back.
+    let mut session = engine.session();
+    let loaded = session.all(&by_slug).await.unwrap();
+    loaded[2].write().title = "Two, flushed".into();
+    session.flush().await.unwrap();
+    loaded[2].write().title = "Two, flushed and written".into();
+    session.rollback().await.unwrap();
+    assert_eq!(titles(&loaded), ["One", "Three, detached", "Two"]);
+    session.flush().await.unwrap();
+    assert_eq!(
+        session
+            .count(&select::<Article>().filter(Article::TITLE.eq("Two")))
+            .await
+            .unwrap(),
+        1,
+        "a restored object has nothing to flush"
+    );
+
+    // A bulk update brings the objects up to date; a rollback restores what the transaction
+    // began with, and a refresh reads the row again.
+    let changed = session
+        .update(
+            &select::<Article>().filter(Article::SLUG.eq("one")),
+            &[Article::TITLE.set("One, bulk")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(loaded[0].read().title, "One, bulk");
+    session.rollback().await.unwrap();
+    assert_eq!(loaded[0].read().title, "One");
+    loaded[0].write().title = "Unflushed".into();
+    session.refresh(&loaded[0]).await.unwrap();
+    assert_eq!(loaded[0].read().title, "One");
+
+    // Deleted in bulk, then rolled back.
+    let gone = session
+        .delete_where(&select::<Article>().filter(Article::SLUG.eq("two")))
+        .await
+        .unwrap();
+    assert_eq!(gone, 1);
+    assert_eq!(session.state(&loaded[2]), ObjectState::Deleted);
+    session.rollback().await.unwrap();
+    assert_eq!(session.state(&loaded[2]), ObjectState::Persistent);
+    assert_eq!(loaded[2].read().title, "Two");
+    let again = session.all(&by_slug).await.unwrap();
+    assert!(
+        again.iter().zip(&loaded).all(|(a, b)| a == b),
+        "one row, one object"
+    );
+    session.close().await.unwrap();
+}
+
+/// Relationship loads and reloads bind their keys as one array (`= ANY($1)`), so they take more
+/// parents than the protocol's 65,535 parameters, and group the rows by key, with a parent given
+/// twice getting its children twice.
+#[tokio::test]
+async fn relationship_loads_take_any_number_of_parents() {
+    const AUTHORS: i32 = 70_000;
+    let engine = engine().await;
+    let mut session = engine.session();
+    session
+        .execute_raw(
+            "INSERT INTO authors (email) SELECT 'a' || g || '@example.com' \
+             FROM generate_series(1, $1) AS g",
+            &[crate::Value::I32(AUTHORS)],
+        )
+        .await
+        .unwrap();
+    session
+        .execute_raw(
+            "INSERT INTO articles (slug, title, author_id) \
+             SELECT 's' || g, 'T' || g, (g - 1) % 3 + 1 FROM generate_series(1, 7) AS g",
+            &[],
+        )
+        .await
+        .unwrap();
+    session.commit().await.unwrap();
+
+    let mut session = engine.session();
+    let mut authors = session
+        .all(&select::<Author>().order_by(Author::ID.asc()))
+        .await
+        .unwrap();
+    assert_eq!(authors.len(), AUTHORS as usize);
+    authors.push(authors[0].clone());
+    let children = session.load_many(&authors, Author::ARTICLES).await.unwrap();
+    let counts: Vec<usize> = children.iter().take(4).map(Vec::len).collect();
+    assert_eq!(counts, [3, 2, 2, 0]);
+    assert_eq!(
+        children.last().map(Vec::len),
+        Some(3),
+        "a parent given twice"
+    );
+    assert!(children[4..AUTHORS as usize].iter().all(Vec::is_empty));
+    assert_eq!(authors[1].children(Author::ARTICLES).len(), 2);
+    for (author, articles) in authors.iter().zip(&children) {
+        for article in articles {
+            assert!(article.related(Article::AUTHOR).as_ref() == Some(author));
+        }
+    }
+
+    // The default commit reloads every object in one query per table.
+    authors[5].write().lastname = Some("Changed".into());
+    session.commit().await.unwrap();
+    assert_eq!(authors[5].read().lastname.as_deref(), Some("Changed"));
+    session.close().await.unwrap();
+}
+
+/// A row read into a model fails as the row's values converted by `from_values` would: a column
+/// the driver cannot read first, whichever column comes first; then a NULL where the field
+/// takes none, naming the column.
+#[tokio::test]
+async fn rows_that_do_not_fit_the_model_are_errors_naming_the_column() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    session.add(&author("ann"));
+    session.commit().await.unwrap();
+    let columns = "SELECT id, firstname, lastname, email, joined FROM authors";
+    let fit = session.query_raw::<Author>(columns, &[]).await.unwrap();
+    assert_eq!(fit.len(), 1);
+
+    let mut fresh = engine.session();
+    let null_email = "SELECT id, firstname, lastname, NULL::varchar, joined FROM authors";
+    let error = fresh
+        .query_raw::<Author>(null_email, &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "column authors.email: expected a Text value for a String field, got Null"
+    );
+    // A column of the wrong type after the NULL: reading comes first.
+    let wrong_type = "SELECT id, firstname, lastname, NULL::varchar, 5 FROM authors";
+    let error = fresh
+        .query_raw::<Author>(wrong_type, &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, crate::OrmError::Driver(_)), "{error}");
+    // The object the session holds comes back whatever the rest of its row holds.
+    let held = session.query_raw::<Author>(null_email, &[]).await.unwrap();
+    assert!(held[0] == fit[0]);
+    fresh.close().await.unwrap();
+    session.close().await.unwrap();
+}
