@@ -47,7 +47,7 @@ const DBNAME: &str = "bench";
 
 const USAGE: &str = "\
 usage: pg-bench [--runs N] [--scenario NAME]... [--core N] [--pgbench-seconds S]
-                [--pgbench-pipeline N] [--no-pgbench] [--side orm|hand]
+                [--pgbench-pipeline N] [--no-pgbench] [--side SIDE]
 
   --runs N              timed runs per driver and scenario, alternating drivers (default 7)
   --scenario NAME       run only these (repeatable, or comma-separated): simple (1), prepared (2),
@@ -62,8 +62,9 @@ usage: pg-bench [--runs N] [--scenario NAME]... [--core N] [--pgbench-seconds S]
   --pgbench-seconds S   duration of each pgbench run (default 10)
   --pgbench-pipeline N  statements in the pgbench pipeline script (default 1000)
   --no-pgbench          skip the pgbench reference runs
-  --side orm|hand       ORM scenarios: time only this side, no ratios and no counting run
-                        (for profiling one side with perf or callgrind)";
+  --side SIDE           time only this side, no ratios (for profiling one side with perf or
+                        callgrind): orm or hand for the ORM scenarios (no counting run either),
+                        pg-wire or tokio-postgres for the driver scenarios";
 
 struct Options {
     runs: usize,
@@ -76,8 +77,10 @@ struct Options {
     pgbench_pipeline: usize,
     /// `--child-stream DRIVER --conninfo S`: scenario 8's child process.
     child: Option<(Driver, String)>,
-    /// `--side`: run only one side of the ORM scenarios.
+    /// `--side orm|hand`: run only one side of the ORM scenarios.
     side: Option<Side>,
+    /// `--side pg-wire|tokio-postgres`: run only one driver in the driver scenarios.
+    driver: Option<Driver>,
 }
 
 impl Options {
@@ -92,6 +95,7 @@ impl Options {
             pgbench_pipeline: 1000,
             child: None,
             side: None,
+            driver: None,
         };
         let mut named_pgbench = false;
         let mut child_driver = None;
@@ -138,11 +142,16 @@ impl Options {
                 "--no-pgbench" => options.pgbench = false,
                 "--side" => {
                     let name = value("--side")?;
-                    options.side = Some(match name.as_str() {
-                        "orm" => Side::Orm,
-                        "hand" => Side::Hand,
-                        _ => return Err(format!("unknown side {name:?}\n{USAGE}").into()),
-                    });
+                    match name.as_str() {
+                        "orm" => options.side = Some(Side::Orm),
+                        "hand" => options.side = Some(Side::Hand),
+                        _ => match Driver::parse(&name) {
+                            Some(driver) => options.driver = Some(driver),
+                            None => {
+                                return Err(format!("unknown side {name:?}\n{USAGE}").into());
+                            }
+                        },
+                    }
                 }
                 "--child-stream" => {
                     let name = value("--child-stream")?;
@@ -384,8 +393,15 @@ async fn run_driver_scenarios(
             scenario.name(),
             scenario.description()
         );
-        bench.run(Driver::PgWire, scenario).await?;
-        bench.run(Driver::TokioPostgres, scenario).await?;
+        let only = |drivers: [Driver; 2]| -> Vec<Driver> {
+            drivers
+                .into_iter()
+                .filter(|d| options.driver.is_none_or(|only| only == *d))
+                .collect()
+        };
+        for driver in only([Driver::PgWire, Driver::TokioPostgres]) {
+            bench.run(driver, scenario).await?;
+        }
         let mut result = ScenarioResult {
             scenario,
             pg: Vec::new(),
@@ -393,9 +409,9 @@ async fn run_driver_scenarios(
         };
         for run in 0..options.runs {
             let order = if run % 2 == 0 {
-                [Driver::PgWire, Driver::TokioPostgres]
+                only([Driver::PgWire, Driver::TokioPostgres])
             } else {
-                [Driver::TokioPostgres, Driver::PgWire]
+                only([Driver::TokioPostgres, Driver::PgWire])
             };
             for driver in order {
                 let measurement = bench.run(driver, scenario).await.map_err(|e| {
