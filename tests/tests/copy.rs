@@ -296,6 +296,34 @@ async fn binary_copy_of_100000_rows_round_trips_exactly() {
     assert_eq!(count(&client).await, ROWS as i64);
 }
 
+// Catches: a row that fails to encode leaving part of itself in the COPY data, or taking the
+// binary header with it when it is the first row (the server would then reject the whole COPY),
+// or leaving the writer unusable.
+#[tokio::test]
+async fn binary_copy_leaves_out_a_row_that_fails_to_encode() {
+    let client = client().await;
+    let copy = client
+        .copy_in("COPY c (id, name) FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT4, Type::TEXT]);
+    // The first row: the id encodes, the name (with a NUL) does not.
+    let err = writer.write(&[&1i32, &"nul\0byte"]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conversion, "{}", report(&err));
+    writer.write(&[&2i32, &"two"]).await.unwrap();
+    // A value of the wrong Rust type, after a good field.
+    let err = writer.write(&[&3i32, &3i32]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conversion, "{}", report(&err));
+    writer.write(&[&4i32, &"four"]).await.unwrap();
+    assert_eq!(writer.finish().await.unwrap(), 2);
+    let back = client
+        .query("SELECT id, name FROM c ORDER BY id", &[])
+        .await
+        .unwrap();
+    let back: Vec<(i32, String)> = back.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(back, [(2, "two".to_owned()), (4, "four".to_owned())]);
+}
+
 /// A stream over prepared chunks, any of which may be an error.
 struct Chunks(std::vec::IntoIter<Result<Bytes, std::io::Error>>);
 

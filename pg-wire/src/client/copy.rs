@@ -115,13 +115,19 @@ impl<'c> CopyInWriter<'c> {
             .ok_or_else(|| Error::usage("the COPY has ended"))
     }
 
-    /// Frames the buffered data into CopyData messages.
+    /// Frames the buffered data into CopyData messages. The buffer keeps its allocation for the
+    /// data written next.
     fn frame_buffer(&mut self) -> Result<(), Error> {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let data = self.buffer.split().freeze();
-        self.writer()?.queue_copy_data(&data)
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| Error::usage("the COPY has ended"))?;
+        writer.queue_copy_data(&self.buffer)?;
+        self.buffer.clear();
+        Ok(())
     }
 
     /// Writes data (any slicing: rows may span calls). It is sent in chunks of about 64 KiB.
@@ -258,11 +264,14 @@ const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// assert_eq!(writer.finish().await?, 1);
 /// # Ok(()) }
 /// ```
+///
+/// Rows are encoded straight into the COPY's buffer (no copy per row) and go out in CopyData
+/// messages of about 64 KiB.
 #[derive(Debug)]
 pub struct BinaryCopyInWriter<'c> {
     inner: CopyInWriter<'c>,
     types: Vec<Type>,
-    row: BytesMut,
+    /// The header goes out with the first row, or with the trailer if there is none.
     header_written: bool,
 }
 
@@ -272,13 +281,22 @@ impl<'c> BinaryCopyInWriter<'c> {
         BinaryCopyInWriter {
             inner,
             types: types.to_vec(),
-            row: BytesMut::new(),
             header_written: false,
         }
     }
 
-    /// Writes one row; `values` must match the column types.
+    /// Writes one row; `values` must match the column types. A row that fails to encode is
+    /// left out whole, and the writer stays usable.
     pub async fn write(&mut self, values: &[&(dyn ToSql + Sync)]) -> Result<(), Error> {
+        self.encode_row(values)?;
+        if self.inner.buffer.len() >= CHUNK {
+            self.inner.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Appends one row to the COPY's buffer; on failure the buffer is as it was.
+    fn encode_row(&mut self, values: &[&(dyn ToSql + Sync)]) -> Result<(), Error> {
         if values.len() != self.types.len() {
             return Err(Error::usage(format!(
                 "the COPY has {} column(s) but the row has {} value(s)",
@@ -286,54 +304,21 @@ impl<'c> BinaryCopyInWriter<'c> {
                 values.len()
             )));
         }
-        self.row.clear();
-        if !self.header_written {
-            self.row.put_slice(BINARY_HEADER);
-            self.header_written = true;
-        }
         let count =
             i16::try_from(values.len()).map_err(|_| Error::usage("too many columns for COPY"))?;
-        self.row.put_i16(count);
-        for (i, (value, ty)) in values.iter().zip(&self.types).enumerate() {
-            if !value.accepts(ty) {
-                return Err(Error::conversion(
-                    format!(
-                        "cannot copy Rust type {} into column {} of SQL type {ty}",
-                        value.type_name(),
-                        i + 1
-                    ),
-                    None,
-                ));
-            }
-            let len_at = self.row.len();
-            self.row.put_i32(0);
-            let is_null = value.to_sql(ty, &mut self.row).map_err(|e| {
-                Error::conversion(
-                    format!(
-                        "could not encode column {} (Rust type {} as SQL type {ty})",
-                        i + 1,
-                        value.type_name()
-                    ),
-                    Some(e),
-                )
-            })?;
-            let len = match is_null {
-                IsNull::Yes => {
-                    self.row.truncate(len_at + 4);
-                    -1
-                }
-                IsNull::No => {
-                    let n = self.row.len() - len_at - 4;
-                    i32::try_from(n)
-                        .map_err(|_| Error::usage("a COPY value is larger than 2 GiB"))?
-                }
-            };
-            if let Some(slot) = self.row.get_mut(len_at..len_at + 4) {
-                slot.copy_from_slice(&len.to_be_bytes());
-            }
+        let buffer = &mut self.inner.buffer;
+        let row_start = buffer.len();
+        if !self.header_written {
+            buffer.put_slice(BINARY_HEADER);
         }
-        let row = self.row.split();
-        self.inner.write(&row).await
+        buffer.put_i16(count);
+        let encoded = encode_fields(buffer, values, &self.types);
+        if encoded.is_err() {
+            buffer.truncate(row_start);
+        } else {
+            self.header_written = true;
+        }
+        encoded
     }
 
     /// Writes the trailer, ends the COPY and returns the number of rows copied.
@@ -344,6 +329,53 @@ impl<'c> BinaryCopyInWriter<'c> {
         self.inner.write(&(-1i16).to_be_bytes()).await?;
         self.inner.finish().await
     }
+}
+
+/// Appends the fields of a row (each a length and a value) to `buffer`. On failure part of the
+/// row may have been written.
+fn encode_fields(
+    buffer: &mut BytesMut,
+    values: &[&(dyn ToSql + Sync)],
+    types: &[Type],
+) -> Result<(), Error> {
+    for (i, (value, ty)) in values.iter().zip(types).enumerate() {
+        if !value.accepts(ty) {
+            return Err(Error::conversion(
+                format!(
+                    "cannot copy Rust type {} into column {} of SQL type {ty}",
+                    value.type_name(),
+                    i + 1
+                ),
+                None,
+            ));
+        }
+        let len_at = buffer.len();
+        buffer.put_i32(0);
+        let is_null = value.to_sql(ty, buffer).map_err(|e| {
+            Error::conversion(
+                format!(
+                    "could not encode column {} (Rust type {} as SQL type {ty})",
+                    i + 1,
+                    value.type_name()
+                ),
+                Some(e),
+            )
+        })?;
+        let len = match is_null {
+            IsNull::Yes => {
+                buffer.truncate(len_at + 4);
+                -1
+            }
+            IsNull::No => {
+                let n = buffer.len() - len_at - 4;
+                i32::try_from(n).map_err(|_| Error::usage("a COPY value is larger than 2 GiB"))?
+            }
+        };
+        if let Some(slot) = buffer.get_mut(len_at..len_at + 4) {
+            slot.copy_from_slice(&len.to_be_bytes());
+        }
+    }
+    Ok(())
 }
 
 /// The output of a `COPY ... TO STDOUT`, from [`Client::copy_out`]: chunks of data as the server
