@@ -23,6 +23,9 @@ use crate::types::{IsNull, ToSql, Type};
 /// Data is sent in CopyData messages of about this size.
 const CHUNK: usize = 64 * 1024;
 
+/// The room a buffer of COPY data starts with: a chunk, its message header and the end of a row.
+const BUFFER: usize = CHUNK + CHUNK / 4;
+
 /// The data of a `COPY ... FROM STDIN`, from [`Client::copy_in`].
 ///
 /// Write with [`CopyInWriter::write`] (or through [`tokio::io::AsyncWrite`]), or hand over a
@@ -38,14 +41,15 @@ const CHUNK: usize = 64 * 1024;
 pub struct CopyInWriter<'c> {
     receiver: Receiver<'c>,
     writer: Option<ExclusiveWriter<'c>>,
-    /// Data not yet framed into a CopyData message.
+    /// A CopyData message being filled: a placeholder for its tag and length, then the data not
+    /// yet sent. Empty when there is no such data (see [`CopyInWriter::data`]).
     buffer: BytesMut,
 }
 
 impl std::fmt::Debug for CopyInWriter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CopyInWriter")
-            .field("buffered", &self.buffer.len())
+            .field("buffered", &self.buffered())
             .finish_non_exhaustive()
     }
 }
@@ -115,25 +119,46 @@ impl<'c> CopyInWriter<'c> {
             .ok_or_else(|| Error::usage("the COPY has ended"))
     }
 
-    /// Frames the buffered data into CopyData messages. The buffer keeps its allocation for the
-    /// data written next.
-    fn frame_buffer(&mut self) -> Result<(), Error> {
+    /// The buffer to append data to, its CopyData header placeholder in place.
+    fn data(&mut self) -> &mut BytesMut {
         if self.buffer.is_empty() {
+            // Room for a whole message from the start. A buffer that comes back from the writer
+            // (see `frame_buffer`) has its free space before its start: this moves the start back
+            // while the buffer is still empty, rather than shifting the data once it fills.
+            self.buffer.reserve(BUFFER);
+            self.buffer.put_bytes(0, frontend::COPY_DATA_HEADER);
+        }
+        &mut self.buffer
+    }
+
+    /// The number of data bytes written and not yet framed.
+    fn buffered(&self) -> usize {
+        self.buffer.len().saturating_sub(frontend::COPY_DATA_HEADER)
+    }
+
+    /// Completes the buffered data's CopyData message and queues it, without copying it when
+    /// nothing else is pending (the writer's empty buffer comes back in exchange).
+    fn frame_buffer(&mut self) -> Result<(), Error> {
+        if self.buffered() == 0 {
+            self.buffer.clear();
             return Ok(());
         }
         let writer = self
             .writer
             .as_mut()
             .ok_or_else(|| Error::usage("the COPY has ended"))?;
-        writer.queue_copy_data(&self.buffer)?;
-        self.buffer.clear();
+        if let Err(e) = frontend::finish_copy_data(&mut self.buffer) {
+            self.buffer.clear();
+            return Err(Error::encode(e));
+        }
+        writer.queue_messages(&mut self.buffer);
         Ok(())
     }
 
     /// Writes data (any slicing: rows may span calls). It is sent in chunks of about 64 KiB.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() >= CHUNK {
+        self.data().extend_from_slice(data);
+        if self.buffered() >= CHUNK {
             self.flush().await?;
         }
         Ok(())
@@ -221,10 +246,10 @@ impl tokio::io::AsyncWrite for CopyInWriter<'_> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        if this.buffer.len() >= CHUNK {
+        if this.buffered() >= CHUNK {
             ready!(this.poll_send(cx)).map_err(std::io::Error::other)?;
         }
-        this.buffer.extend_from_slice(buf);
+        this.data().extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
 
@@ -265,8 +290,8 @@ const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// # Ok(()) }
 /// ```
 ///
-/// Rows are encoded straight into the COPY's buffer (no copy per row) and go out in CopyData
-/// messages of about 64 KiB.
+/// Rows are encoded straight into the COPY's CopyData message (no copy per row), which goes out
+/// at about 64 KiB.
 #[derive(Debug)]
 pub struct BinaryCopyInWriter<'c> {
     inner: CopyInWriter<'c>,
@@ -289,7 +314,7 @@ impl<'c> BinaryCopyInWriter<'c> {
     /// left out whole, and the writer stays usable.
     pub async fn write(&mut self, values: &[&(dyn ToSql + Sync)]) -> Result<(), Error> {
         self.encode_row(values)?;
-        if self.inner.buffer.len() >= CHUNK {
+        if self.inner.buffered() >= CHUNK {
             self.inner.flush().await?;
         }
         Ok(())
@@ -306,7 +331,7 @@ impl<'c> BinaryCopyInWriter<'c> {
         }
         let count =
             i16::try_from(values.len()).map_err(|_| Error::usage("too many columns for COPY"))?;
-        let buffer = &mut self.inner.buffer;
+        let buffer = self.inner.data();
         let row_start = buffer.len();
         if !self.header_written {
             buffer.put_slice(BINARY_HEADER);

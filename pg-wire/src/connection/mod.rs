@@ -429,9 +429,17 @@ impl ExclusiveWriter<'_> {
         std::future::poll_fn(|cx| self.poll_write_direct(cx)).await
     }
 
-    /// Queues a CopyData message without writing it.
-    pub(crate) fn queue_copy_data(&mut self, data: &[u8]) -> Result<(), Error> {
-        frontend::copy_data(&mut self.writer.direct, data).map_err(Error::encode)
+    /// Queues complete messages without writing them, taking the bytes of `messages` and leaving
+    /// it empty. When nothing else is pending the two buffers trade places instead of copying,
+    /// so the caller gets an allocation back to fill next.
+    pub(crate) fn queue_messages(&mut self, messages: &mut BytesMut) {
+        let direct = &mut self.writer.direct;
+        if direct.is_empty() {
+            std::mem::swap(direct, messages);
+        } else {
+            direct.extend_from_slice(messages);
+        }
+        messages.clear();
     }
 
     /// Writes the pending bytes, poll by poll.

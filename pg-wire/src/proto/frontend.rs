@@ -342,6 +342,18 @@ pub fn copy_data(buf: &mut BytesMut, data: &[u8]) -> Result<(), EncodeError> {
     })
 }
 
+/// The bytes of a CopyData message before its data: the tag and the length.
+pub(crate) const COPY_DATA_HEADER: usize = 5;
+
+/// Completes a CopyData message built in place: `buf` holds a [`COPY_DATA_HEADER`]-byte
+/// placeholder, then the data. Fails if the data is too large for one message.
+pub(crate) fn finish_copy_data(buf: &mut BytesMut) -> Result<(), EncodeError> {
+    if let Some(tag) = buf.first_mut() {
+        *tag = b'd';
+    }
+    patch_len(buf, 1, "CopyData message")
+}
+
 /// CopyDone: the end of `COPY ... FROM STDIN` data.
 pub fn copy_done(buf: &mut BytesMut) {
     bodyless(buf, b'c');
@@ -357,6 +369,21 @@ pub fn copy_fail(buf: &mut BytesMut, message_text: &str) -> Result<(), EncodeErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Catches: a CopyData message built in place differing from one built by `copy_data` (the
+    // tag, or a length off by the tag or the length field).
+    #[test]
+    fn copy_data_built_in_place_equals_copy_data() {
+        for data in [&b""[..], b"x", b"PGCOPY\n\xff\r\n\0 and more"] {
+            let mut expected = BytesMut::new();
+            copy_data(&mut expected, data).unwrap();
+            let mut in_place = BytesMut::new();
+            in_place.put_bytes(0, COPY_DATA_HEADER);
+            in_place.put_slice(data);
+            finish_copy_data(&mut in_place).unwrap();
+            assert_eq!(in_place, expected);
+        }
+    }
 
     #[test]
     fn startup_message_layout() {
