@@ -539,10 +539,15 @@ fn read_integer(ty: &Type, raw: &[u8]) -> Result<i64, BoxError> {
 }
 
 macro_rules! integer {
-    ($rust:ty, $doc_to:literal, $doc_from:literal, [$($reads:ident),+]) => {
+    ($rust:ty, $own:ident, $put:ident, $doc_to:literal, $doc_from:literal, [$($reads:ident),+]) => {
         #[doc = $doc_to]
         impl ToSql for $rust {
             fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+                // The type of the same width first: no conversion, no range check.
+                if *ty == Type::$own {
+                    out.$put(*self);
+                    return Ok(IsNull::No);
+                }
                 write_integer::<$rust>(i64::from(*self), ty, out)
             }
 
@@ -579,24 +584,32 @@ macro_rules! integer {
 
 integer!(
     i16,
+    INT2,
+    put_i16,
     "Writes `int2`, `int4`, `int8` or `oid` (a negative value does not fit `oid`).",
     "Reads `int2`.",
     [INT2]
 );
 integer!(
     i32,
+    INT4,
+    put_i32,
     "Writes `int4`, `int8`, or `int2`/`oid` when the value fits.",
     "Reads `int4`, and `int2` (widened).",
     [INT2, INT4]
 );
 integer!(
     i64,
+    INT8,
+    put_i64,
     "Writes `int8`, or `int2`/`int4`/`oid` when the value fits.",
     "Reads `int8`, and `int2`/`int4` (widened).",
     [INT2, INT4, INT8]
 );
 integer!(
     u32,
+    OID,
+    put_u32,
     "Writes `oid` (unsigned 4 bytes), `int8`, or `int2`/`int4` when the value fits.",
     "Reads `oid`.",
     [OID]
