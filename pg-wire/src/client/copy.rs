@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::proto::ProtocolError;
 use crate::proto::backend::BackendMessage;
 use crate::proto::frontend;
-use crate::types::{IsNull, ToSql, Type};
+use crate::types::{BoxError, IsNull, ToSql, Type};
 
 /// Data is sent in CopyData messages of about this size.
 const CHUNK: usize = 64 * 1024;
@@ -363,44 +363,57 @@ fn encode_fields(
     values: &[&(dyn ToSql + Sync)],
     types: &[Type],
 ) -> Result<(), Error> {
-    for (i, (value, ty)) in values.iter().zip(types).enumerate() {
+    for (i, (&value, ty)) in values.iter().zip(types).enumerate() {
         if !value.accepts(ty) {
-            return Err(Error::conversion(
-                format!(
-                    "cannot copy Rust type {} into column {} of SQL type {ty}",
-                    value.type_name(),
-                    i + 1
-                ),
-                None,
-            ));
+            return Err(wrong_type(i, value, ty));
         }
         let len_at = buffer.len();
         buffer.put_i32(0);
-        let is_null = value.to_sql(ty, buffer).map_err(|e| {
-            Error::conversion(
-                format!(
-                    "could not encode column {} (Rust type {} as SQL type {ty})",
-                    i + 1,
-                    value.type_name()
-                ),
-                Some(e),
-            )
-        })?;
-        let len = match is_null {
-            IsNull::Yes => {
+        let len = match value.to_sql(ty, buffer) {
+            Ok(IsNull::No) => buffer
+                .len()
+                .checked_sub(len_at + 4)
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| Error::usage("a COPY value is larger than 2 GiB"))?,
+            Ok(IsNull::Yes) => {
                 buffer.truncate(len_at + 4);
                 -1
             }
-            IsNull::No => {
-                let n = buffer.len() - len_at - 4;
-                i32::try_from(n).map_err(|_| Error::usage("a COPY value is larger than 2 GiB"))?
-            }
+            Err(e) => return Err(encode_failed(i, value, ty, e)),
         };
         if let Some(slot) = buffer.get_mut(len_at..len_at + 4) {
             slot.copy_from_slice(&len.to_be_bytes());
         }
     }
     Ok(())
+}
+
+/// The error for column `i` (from 0) when its value does not accept the column's type.
+#[cold]
+#[inline(never)]
+fn wrong_type(i: usize, value: &(dyn ToSql + Sync), ty: &Type) -> Error {
+    Error::conversion(
+        format!(
+            "cannot copy Rust type {} into column {} of SQL type {ty}",
+            value.type_name(),
+            i + 1
+        ),
+        None,
+    )
+}
+
+/// The error for column `i` (from 0) when its value fails to encode.
+#[cold]
+#[inline(never)]
+fn encode_failed(i: usize, value: &(dyn ToSql + Sync), ty: &Type, cause: BoxError) -> Error {
+    Error::conversion(
+        format!(
+            "could not encode column {} (Rust type {} as SQL type {ty})",
+            i + 1,
+            value.type_name()
+        ),
+        Some(cause),
+    )
 }
 
 /// The output of a `COPY ... TO STDOUT`, from [`Client::copy_out`]: chunks of data as the server
