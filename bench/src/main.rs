@@ -429,6 +429,10 @@ async fn run_driver_scenarios(
             }
         }
         for (driver, runs) in [("pg-wire", &result.pg), ("tokio-postgres", &result.tp)] {
+            if runs.is_empty() {
+                // Not run (--side).
+                continue;
+            }
             let figures: Vec<String> = runs.iter().map(|m| group(m.throughput())).collect();
             println!(
                 "   {driver:<15} {} per run: {}",
