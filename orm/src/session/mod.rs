@@ -35,8 +35,8 @@
 //! refuses further work until [`Session::rollback`] is called, as SQLAlchemy does. A COMMIT the
 //! server answers by rolling back is an error, never a silent success.
 
+use std::collections::HashSet;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -58,7 +58,7 @@ mod flush;
 mod identity;
 mod stream;
 
-use identity::{IdMap, IdentityKey, KeyPart, describe_key, identity_key, identity_of_pk};
+use identity::{IdMap, IdentityKey, KeyMap, KeyPart, describe_key, identity_key, identity_of_pk};
 
 pub use stream::ObjectStream;
 
@@ -114,7 +114,7 @@ struct Record {
 #[derive(Default)]
 pub(crate) struct Store {
     records: IdMap<Record>,
-    identity: HashMap<IdentityKey, ObjectId>,
+    identity: KeyMap<IdentityKey, ObjectId>,
     next_seq: u64,
     /// Whether a snapshot's key may have changed since the identity map was built (a flush, a
     /// bulk update or delete): a rollback then rebuilds the map.
@@ -1644,7 +1644,7 @@ impl Session {
 /// each of its positions.
 pub(crate) struct KeyIndex {
     /// The first position of each distinct key.
-    first: HashMap<KeyPart, usize>,
+    first: KeyMap<KeyPart, usize>,
     /// The next position with the same key as this one.
     next: Vec<Option<usize>>,
     /// The distinct non-NULL keys, in order of first appearance.
@@ -1653,7 +1653,8 @@ pub(crate) struct KeyIndex {
 
 impl KeyIndex {
     pub(crate) fn new(keys: &[Value]) -> KeyIndex {
-        let mut first: HashMap<KeyPart, usize> = HashMap::with_capacity(keys.len());
+        let mut first: KeyMap<KeyPart, usize> =
+            KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
         let mut next = vec![None; keys.len()];
         for (i, key) in keys.iter().enumerate().rev() {
             if key.is_null() {
