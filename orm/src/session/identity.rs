@@ -119,6 +119,22 @@ impl Hash for IdentityKey {
 }
 
 impl IdentityKey {
+    /// The key of a row of `table` from the values of its primary key columns, taking them
+    /// (the usual single-column key without the iterator of [`IdentityKey::new`]).
+    pub(crate) fn take(table: &'static Table, values: &mut [Value]) -> Self {
+        match values {
+            [one] => IdentityKey {
+                table: table.name,
+                key: RowKey::One(KeyPart::from_value(std::mem::replace(one, Value::Null))),
+            },
+            many => IdentityKey::new(
+                table,
+                many.iter_mut()
+                    .map(|v| KeyPart::from_value(std::mem::replace(v, Value::Null))),
+            ),
+        }
+    }
+
     /// The key of a row of `table` from the values of its primary key columns, in order.
     pub(crate) fn new(table: &'static Table, mut parts: impl Iterator<Item = KeyPart>) -> Self {
         let first = parts.next().unwrap_or(KeyPart::Null);

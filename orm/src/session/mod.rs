@@ -218,12 +218,7 @@ impl Store {
         let records = &mut self.records;
         let slot = &mut place;
         let read = M::read_row(row, move |key_values| {
-            let found = IdentityKey::new(
-                M::TABLE,
-                key_values
-                    .iter_mut()
-                    .map(|v| KeyPart::from_value(std::mem::replace(v, Value::Null))),
-            );
+            let found = IdentityKey::take(M::TABLE, key_values);
             let key = found.clone();
             let entry = identity.entry(found);
             if let Entry::Occupied(occupied) = &entry {
