@@ -86,7 +86,7 @@ pub fn exact_values<const N: usize>(
 /// Column `index` of a row of `table`, read as the column's SQL type into a field of type `T`
 /// (see [`ColumnType::read_column`]).
 #[allow(clippy::type_complexity)]
-#[inline]
+#[inline(always)]
 pub fn read_column<T: ColumnType>(
     row: &Row,
     index: usize,

@@ -188,7 +188,7 @@ macro_rules! column_types {
                 }
             }
 
-            #[inline]
+            #[inline(always)]
             fn read_column(
                 row: &Row,
                 index: usize,
@@ -245,7 +245,7 @@ impl<T: ColumnType> ColumnType for Option<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_column(
         row: &Row,
         index: usize,
