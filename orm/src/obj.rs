@@ -934,19 +934,30 @@ pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dy
     if parents.is_empty() {
         return parents;
     }
-    let values = object.values();
     let table = object.table();
+    // Only the two columns compared are read (not whole rows, whose text would be copied).
     parents
         .into_iter()
         .filter(|(key, parent)| {
-            let own = values.get(key.column).filter(|v| !v.is_null());
-            let theirs = referenced_value(table, *key, parent.table(), &parent.values());
+            let own = object.value(key.column).filter(|v| !v.is_null());
+            let theirs = referenced_value_of(table, *key, parent.as_ref());
             match (own, theirs) {
                 (Some(own), Some(theirs)) => !own.same_as(&theirs),
                 _ => true,
             }
         })
         .collect()
+}
+
+/// [`referenced_value`] read from the parent object itself (its current fields).
+fn referenced_value_of(
+    child_table: &'static Table,
+    key: RelationKey,
+    parent: &dyn ErasedObject,
+) -> Option<Value> {
+    let column = child_table.columns.get(key.column)?;
+    let target = column.foreign_key.map(|f| f.column).unwrap_or("id");
+    parent.value(parent.table().column_index(target)?)
 }
 
 /// Whether the object has a many-to-one link, or one set or cleared since the last flush.

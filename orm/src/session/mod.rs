@@ -879,7 +879,7 @@ impl Session {
         key: RelationKey,
         parent_table: &'static Table,
     ) -> Option<Arc<dyn ErasedObject>> {
-        let value = child.values().get(key.column).cloned()?;
+        let value = child.value(key.column)?;
         let target = child.table().columns.get(key.column)?.foreign_key?.column;
         let mut pk = parent_table.primary_key();
         let (Some(i), None) = (pk.next(), pk.next()) else {
