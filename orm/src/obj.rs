@@ -930,23 +930,37 @@ pub(crate) fn referenced_value(
 /// The many-to-one links whose parent is not the row the object's foreign key column points to
 /// (a foreign key set directly, reloaded, or restored by a rollback).
 pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dyn ErasedObject>)> {
-    let parents = parent_links(object);
-    if parents.is_empty() {
-        return parents;
+    // The usual single parent is taken without a list (nothing allocated when it is current).
+    let single = {
+        let links = object.lock_links_erased();
+        match links.parents.0.as_slice() {
+            [] => return Vec::new(),
+            [(key, parent)] => Some((*key, parent.clone())),
+            _ => None,
+        }
+    };
+    if let Some((key, parent)) = single {
+        return if is_stale(object, key, parent.as_ref()) {
+            vec![(key, parent)]
+        } else {
+            Vec::new()
+        };
     }
-    let table = object.table();
-    // Only the two columns compared are read (not whole rows, whose text would be copied).
-    parents
+    parent_links(object)
         .into_iter()
-        .filter(|(key, parent)| {
-            let own = object.value(key.column).filter(|v| !v.is_null());
-            let theirs = referenced_value_of(table, *key, parent.as_ref());
-            match (own, theirs) {
-                (Some(own), Some(theirs)) => !own.same_as(&theirs),
-                _ => true,
-            }
-        })
+        .filter(|(key, parent)| is_stale(object, *key, parent.as_ref()))
         .collect()
+}
+
+/// Whether `parent` is not the row the object's foreign key `key` points to. Only the two
+/// columns compared are read (not whole rows, whose text would be copied).
+fn is_stale(object: &dyn ErasedObject, key: RelationKey, parent: &dyn ErasedObject) -> bool {
+    let own = object.value(key.column).filter(|v| !v.is_null());
+    let theirs = referenced_value_of(object.table(), key, parent);
+    match (own, theirs) {
+        (Some(own), Some(theirs)) => !own.same_as(&theirs),
+        _ => true,
+    }
 }
 
 /// [`referenced_value`] read from the parent object itself (its current fields).
