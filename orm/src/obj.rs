@@ -676,8 +676,9 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn associations(&self) -> &'static [AssociationKey];
     fn row_state(&self) -> RowState;
     fn set_row_state(&self, state: RowState);
-    /// Sets the row state if the object has no links (see [`has_links`]); whether it did.
-    fn set_row_state_if_unlinked(&self, state: RowState) -> bool;
+    /// Sets the row state and tells whether the object has links (see [`has_links`]), under
+    /// one lock.
+    fn set_row_state_and_has_links(&self, state: RowState) -> bool;
     /// Sets a column as a change on the user's behalf (see [`Obj::write`]), where
     /// [`ErasedObject::set_value`] is the session writing what the database has.
     fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
@@ -745,13 +746,14 @@ impl<M: Model> ErasedObject for ObjCell<M> {
         self.lock_links().row.state = state;
     }
 
-    fn set_row_state_if_unlinked(&self, state: RowState) -> bool {
+    fn set_row_state_and_has_links(&self, state: RowState) -> bool {
         let mut shared = self.lock_links();
-        let unlinked = shared.links.0.as_deref().is_none_or(Links::is_empty);
-        if unlinked {
-            shared.row.state = state;
-        }
-        unlinked
+        shared.row.state = state;
+        shared
+            .links
+            .0
+            .as_deref()
+            .is_some_and(|links| !links.is_empty())
     }
 
     fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError> {

@@ -1049,9 +1049,9 @@ impl Session {
         Ok(())
     }
 
-    /// The objects after a rollback (see [`Session::rollback`]). When `closing`, the objects
-    /// that have no links to restore are given their detached row state at once (see
-    /// [`Store::forget_all`]), so closing visits each object once.
+    /// The objects after a rollback (see [`Session::rollback`]). When `closing`, the persistent
+    /// objects are given their detached row state at once (see [`Store::forget_all`]), so
+    /// closing takes each object's lock once more only to restore its links, if it has any.
     fn restore_committed(&mut self, closing: bool) {
         let mut restored = Vec::new();
         let mut gone = Vec::new();
@@ -1097,13 +1097,15 @@ impl Session {
                         }
                     }
                     record.state = ObjectState::Persistent;
-                    // Without links, there is nothing to restore below: closing, such an object
-                    // is given its detached state at once.
-                    if closing
-                        && object
-                            .set_row_state_if_unlinked(RowState::Stored(Some(committed.clone())))
-                    {
+                    if closing {
+                        // Closing: the object is given its detached row state at once (restoring
+                        // links below reads no row state), and one with links is restored below.
+                        let linked = object
+                            .set_row_state_and_has_links(RowState::Stored(Some(committed.clone())));
                         record.detached = true;
+                        if linked {
+                            restored.push(object.clone());
+                        }
                     } else {
                         if state != ObjectState::Persistent {
                             // A persistent object's row state already says a session holds it.
