@@ -86,6 +86,7 @@ pub fn exact_values<const N: usize>(
 /// Column `index` of a row of `table`, read as the column's SQL type into a field of type `T`
 /// (see [`ColumnType::read_column`]).
 #[allow(clippy::type_complexity)]
+#[inline(always)]
 pub fn read_column<T: ColumnType>(
     row: &Row,
     index: usize,
@@ -100,6 +101,7 @@ pub fn read_column<T: ColumnType>(
 
 /// A primary key column's value, as read by [`read_column`] (NULL where it is NULL or could not
 /// be converted).
+#[inline]
 pub fn key_value<T: ColumnType>(read: &Option<Result<T, OrmError>>) -> Value {
     match read {
         Some(Ok(field)) => field.to_value(),
@@ -109,6 +111,7 @@ pub fn key_value<T: ColumnType>(read: &Option<Result<T, OrmError>>) -> Value {
 
 /// The field from what [`read_column`] read: a conversion error names the column, as
 /// [`from_value`]'s do.
+#[inline]
 pub fn field<T: ColumnType>(
     read: Option<Result<T, OrmError>>,
     table: &str,

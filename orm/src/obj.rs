@@ -676,8 +676,9 @@ pub(crate) trait ErasedObject: Send + Sync {
     fn associations(&self) -> &'static [AssociationKey];
     fn row_state(&self) -> RowState;
     fn set_row_state(&self, state: RowState);
-    /// Sets the row state if the object has no links (see [`has_links`]); whether it did.
-    fn set_row_state_if_unlinked(&self, state: RowState) -> bool;
+    /// Sets the row state and tells whether the object has links (see [`has_links`]), under
+    /// one lock.
+    fn set_row_state_and_has_links(&self, state: RowState) -> bool;
     /// Sets a column as a change on the user's behalf (see [`Obj::write`]), where
     /// [`ErasedObject::set_value`] is the session writing what the database has.
     fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError>;
@@ -745,13 +746,14 @@ impl<M: Model> ErasedObject for ObjCell<M> {
         self.lock_links().row.state = state;
     }
 
-    fn set_row_state_if_unlinked(&self, state: RowState) -> bool {
+    fn set_row_state_and_has_links(&self, state: RowState) -> bool {
         let mut shared = self.lock_links();
-        let unlinked = shared.links.0.as_deref().is_none_or(Links::is_empty);
-        if unlinked {
-            shared.row.state = state;
-        }
-        unlinked
+        shared.row.state = state;
+        shared
+            .links
+            .0
+            .as_deref()
+            .is_some_and(|links| !links.is_empty())
     }
 
     fn change_value(&self, index: usize, value: Value) -> Result<(), OrmError> {
@@ -930,23 +932,48 @@ pub(crate) fn referenced_value(
 /// The many-to-one links whose parent is not the row the object's foreign key column points to
 /// (a foreign key set directly, reloaded, or restored by a rollback).
 pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dyn ErasedObject>)> {
-    let parents = parent_links(object);
-    if parents.is_empty() {
-        return parents;
+    // The usual single parent is taken without a list (nothing allocated when it is current).
+    let single = {
+        let links = object.lock_links_erased();
+        match links.parents.0.as_slice() {
+            [] => return Vec::new(),
+            [(key, parent)] => Some((*key, parent.clone())),
+            _ => None,
+        }
+    };
+    if let Some((key, parent)) = single {
+        return if is_stale(object, key, parent.as_ref()) {
+            vec![(key, parent)]
+        } else {
+            Vec::new()
+        };
     }
-    let values = object.values();
-    let table = object.table();
-    parents
+    parent_links(object)
         .into_iter()
-        .filter(|(key, parent)| {
-            let own = values.get(key.column).filter(|v| !v.is_null());
-            let theirs = referenced_value(table, *key, parent.table(), &parent.values());
-            match (own, theirs) {
-                (Some(own), Some(theirs)) => !own.same_as(&theirs),
-                _ => true,
-            }
-        })
+        .filter(|(key, parent)| is_stale(object, *key, parent.as_ref()))
         .collect()
+}
+
+/// Whether `parent` is not the row the object's foreign key `key` points to. Only the two
+/// columns compared are read (not whole rows, whose text would be copied).
+fn is_stale(object: &dyn ErasedObject, key: RelationKey, parent: &dyn ErasedObject) -> bool {
+    let own = object.value(key.column).filter(|v| !v.is_null());
+    let theirs = referenced_value_of(object.table(), key, parent);
+    match (own, theirs) {
+        (Some(own), Some(theirs)) => !own.same_as(&theirs),
+        _ => true,
+    }
+}
+
+/// [`referenced_value`] read from the parent object itself (its current fields).
+fn referenced_value_of(
+    child_table: &'static Table,
+    key: RelationKey,
+    parent: &dyn ErasedObject,
+) -> Option<Value> {
+    let column = child_table.columns.get(key.column)?;
+    let target = column.foreign_key.map(|f| f.column).unwrap_or("id");
+    parent.value(parent.table().column_index(target)?)
 }
 
 /// Whether the object has a many-to-one link, or one set or cleared since the last flush.

@@ -188,6 +188,7 @@ macro_rules! column_types {
                 }
             }
 
+            #[inline(always)]
             fn read_column(
                 row: &Row,
                 index: usize,
@@ -244,6 +245,7 @@ impl<T: ColumnType> ColumnType for Option<T> {
         }
     }
 
+    #[inline(always)]
     fn read_column(
         row: &Row,
         index: usize,

@@ -1,7 +1,7 @@
 //! The identity map's keys: a row's table and primary key values, typed (no text is formatted
 //! to build one), and a cheap hasher for the session's maps keyed by object id.
 
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
@@ -119,6 +119,22 @@ impl Hash for IdentityKey {
 }
 
 impl IdentityKey {
+    /// The key of a row of `table` from the values of its primary key columns, taking them
+    /// (the usual single-column key without the iterator of [`IdentityKey::new`]).
+    pub(crate) fn take(table: &'static Table, values: &mut [Value]) -> Self {
+        match values {
+            [one] => IdentityKey {
+                table: table.name,
+                key: RowKey::One(KeyPart::from_value(std::mem::replace(one, Value::Null))),
+            },
+            many => IdentityKey::new(
+                table,
+                many.iter_mut()
+                    .map(|v| KeyPart::from_value(std::mem::replace(v, Value::Null))),
+            ),
+        }
+    }
+
     /// The key of a row of `table` from the values of its primary key columns, in order.
     pub(crate) fn new(table: &'static Table, mut parts: impl Iterator<Item = KeyPart>) -> Self {
         let first = parts.next().unwrap_or(KeyPart::Null);
@@ -194,6 +210,97 @@ impl Hasher for IdHasher {
 /// A map keyed by object id.
 pub(crate) type IdMap<V> = std::collections::HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
+/// A map keyed by row values (the identity map, a relationship load's parents by key).
+pub(crate) type KeyMap<K, V> = std::collections::HashMap<K, V, KeyState>;
+
+/// The seeds of a [`KeyMap`]'s hasher, random per map (from the standard library's
+/// [`RandomState`](std::collections::hash_map::RandomState)): keys come from the database and
+/// so possibly from users, and without the seeds which keys collide cannot be known in advance.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyState {
+    start: u64,
+    factor: u64,
+}
+
+impl Default for KeyState {
+    fn default() -> Self {
+        let random = std::collections::hash_map::RandomState::new();
+        KeyState {
+            start: random.hash_one(0x6b65_795f_7374_6172_u64),
+            factor: random.hash_one(0x6b65_795f_6661_6374_u64) | 1,
+        }
+    }
+}
+
+impl BuildHasher for KeyState {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher {
+            acc: self.start,
+            factor: self.factor,
+        }
+    }
+}
+
+/// A keyed multiply-fold hasher (the 128-bit product of the state and a seed, its halves xored):
+/// a key of a few integers costs a few multiplications where SipHash costs dozens of rounds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyHasher {
+    acc: u64,
+    factor: u64,
+}
+
+/// The 128-bit product's halves xored: every bit of the result depends on every bit of `a`.
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    // Truncations meant: the low and the high half.
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            // The length tells "ab" from "ab\0".
+            self.write_u64(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.acc = fold_mul(self.acc ^ n, self.factor);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // One more round, so the last word written is spread over every bit as well.
+        fold_mul(self.acc, SPREAD)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +330,22 @@ mod tests {
             KeyPart::of(&Value::F64(0.0)),
             KeyPart::of(&Value::F64(-0.0))
         );
+    }
+
+    #[test]
+    fn key_hashes_are_stable_per_map_and_tell_text_lengths_apart() {
+        let state = KeyState::default();
+        let key = identity_of_pk(Article::TABLE, &Value::I32(7));
+        assert_eq!(state.hash_one(&key), state.hash_one(key.clone()));
+        assert_ne!(
+            state.hash_one(b"ab".as_slice()),
+            state.hash_one(b"ab\0".as_slice())
+        );
+        let mut map: KeyMap<KeyPart, usize> = KeyMap::default();
+        for i in 0..1000 {
+            map.insert(KeyPart::I64(i), 0);
+            map.insert(KeyPart::Text(format!("row {i}")), 0);
+        }
+        assert_eq!(map.len(), 2000);
     }
 }

@@ -35,8 +35,8 @@
 //! refuses further work until [`Session::rollback`] is called, as SQLAlchemy does. A COMMIT the
 //! server answers by rolling back is an error, never a silent success.
 
+use std::collections::HashSet;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -58,7 +58,7 @@ mod flush;
 mod identity;
 mod stream;
 
-use identity::{IdMap, IdentityKey, KeyPart, describe_key, identity_key, identity_of_pk};
+use identity::{IdMap, IdentityKey, KeyMap, KeyPart, describe_key, identity_key, identity_of_pk};
 
 pub use stream::ObjectStream;
 
@@ -114,7 +114,7 @@ struct Record {
 #[derive(Default)]
 pub(crate) struct Store {
     records: IdMap<Record>,
-    identity: HashMap<IdentityKey, ObjectId>,
+    identity: KeyMap<IdentityKey, ObjectId>,
     next_seq: u64,
     /// Whether a snapshot's key may have changed since the identity map was built (a flush, a
     /// bulk update or delete): a rollback then rebuilds the map.
@@ -218,12 +218,7 @@ impl Store {
         let records = &mut self.records;
         let slot = &mut place;
         let read = M::read_row(row, move |key_values| {
-            let found = IdentityKey::new(
-                M::TABLE,
-                key_values
-                    .iter_mut()
-                    .map(|v| KeyPart::from_value(std::mem::replace(v, Value::Null))),
-            );
+            let found = IdentityKey::take(M::TABLE, key_values);
             let key = found.clone();
             let entry = identity.entry(found);
             if let Entry::Occupied(occupied) = &entry {
@@ -884,7 +879,7 @@ impl Session {
         key: RelationKey,
         parent_table: &'static Table,
     ) -> Option<Arc<dyn ErasedObject>> {
-        let value = child.values().get(key.column).cloned()?;
+        let value = child.value(key.column)?;
         let target = child.table().columns.get(key.column)?.foreign_key?.column;
         let mut pk = parent_table.primary_key();
         let (Some(i), None) = (pk.next(), pk.next()) else {
@@ -1054,9 +1049,9 @@ impl Session {
         Ok(())
     }
 
-    /// The objects after a rollback (see [`Session::rollback`]). When `closing`, the objects
-    /// that have no links to restore are given their detached row state at once (see
-    /// [`Store::forget_all`]), so closing visits each object once.
+    /// The objects after a rollback (see [`Session::rollback`]). When `closing`, the persistent
+    /// objects are given their detached row state at once (see [`Store::forget_all`]), so
+    /// closing takes each object's lock once more only to restore its links, if it has any.
     fn restore_committed(&mut self, closing: bool) {
         let mut restored = Vec::new();
         let mut gone = Vec::new();
@@ -1102,13 +1097,15 @@ impl Session {
                         }
                     }
                     record.state = ObjectState::Persistent;
-                    // Without links, there is nothing to restore below: closing, such an object
-                    // is given its detached state at once.
-                    if closing
-                        && object
-                            .set_row_state_if_unlinked(RowState::Stored(Some(committed.clone())))
-                    {
+                    if closing {
+                        // Closing: the object is given its detached row state at once (restoring
+                        // links below reads no row state), and one with links is restored below.
+                        let linked = object
+                            .set_row_state_and_has_links(RowState::Stored(Some(committed.clone())));
                         record.detached = true;
+                        if linked {
+                            restored.push(object.clone());
+                        }
                     } else {
                         if state != ObjectState::Persistent {
                             // A persistent object's row state already says a session holds it.
@@ -1644,7 +1641,7 @@ impl Session {
 /// each of its positions.
 pub(crate) struct KeyIndex {
     /// The first position of each distinct key.
-    first: HashMap<KeyPart, usize>,
+    first: KeyMap<KeyPart, usize>,
     /// The next position with the same key as this one.
     next: Vec<Option<usize>>,
     /// The distinct non-NULL keys, in order of first appearance.
@@ -1653,7 +1650,8 @@ pub(crate) struct KeyIndex {
 
 impl KeyIndex {
     pub(crate) fn new(keys: &[Value]) -> KeyIndex {
-        let mut first: HashMap<KeyPart, usize> = HashMap::with_capacity(keys.len());
+        let mut first: KeyMap<KeyPart, usize> =
+            KeyMap::with_capacity_and_hasher(keys.len(), Default::default());
         let mut next = vec![None; keys.len()];
         for (i, key) in keys.iter().enumerate().rev() {
             if key.is_null() {

@@ -491,6 +491,48 @@ async fn relationship_loads_take_any_number_of_parents() {
     session.close().await.unwrap();
 }
 
+/// Closing a session detaches linked objects as it does unlinked ones: their row values come
+/// back, their links stay, and a change made while detached is flushed by the next session.
+#[tokio::test]
+async fn closing_detaches_linked_objects_with_their_row_values() {
+    let engine = engine().await;
+    let mut session = engine.session();
+    let ezz = author("ezz");
+    session.add(&ezz);
+    for slug in ["a", "b"] {
+        let article = article(slug, "Title");
+        ezz.push(Author::ARTICLES, &article);
+        session.add(&article);
+    }
+    session.commit().await.unwrap();
+    session.close().await.unwrap();
+
+    let mut session = engine.session();
+    let authors = session.all(&select::<Author>()).await.unwrap();
+    let articles = session.load_many(&authors, Author::ARTICLES).await.unwrap();
+    let article = articles[0][0].clone();
+    article.write().title = "Written, then closed".into();
+    session.close().await.unwrap();
+    assert_eq!(session.state(&article), ObjectState::Detached);
+    assert_eq!(session.state(&authors[0]), ObjectState::Detached);
+    assert_eq!(article.read().title, "Title");
+    assert!(article.related(Article::AUTHOR).as_ref() == Some(&authors[0]));
+    assert_eq!(authors[0].children(Author::ARTICLES).len(), 2);
+
+    article.write().title = "Written while detached".into();
+    let mut other = engine.session();
+    other.add(&article);
+    other.commit().await.unwrap();
+    other.close().await.unwrap();
+    let mut check = engine.session();
+    let changed = check
+        .count(&select::<Article>().filter(Article::TITLE.eq("Written while detached")))
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    check.close().await.unwrap();
+}
+
 /// A row read into a model fails as the row's values converted by `from_values` would: a column
 /// the driver cannot read first, whichever column comes first; then a NULL where the field
 /// takes none, naming the column.
