@@ -43,6 +43,9 @@ pub(crate) struct Reader {
     misses: u8,
     /// Reads through the event loop since the last attempt to read straight from the socket.
     skipped: u8,
+    /// Where a read straight from the socket lands before its bytes join `buf`: zeroed once, so
+    /// such a read (usually of a few dozen bytes) does not zero `buf`'s spare room each time.
+    scratch: Box<[u8; READ_NOW]>,
 }
 
 impl Reader {
@@ -54,6 +57,7 @@ impl Reader {
             drained: true,
             misses: 0,
             skipped: 0,
+            scratch: Box::new([0; READ_NOW]),
         }
     }
 
@@ -95,13 +99,16 @@ impl Reader {
     /// server that answers later), the attempt is made only now and then.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.drained && self.worth_reading_now() {
-            let len = self.buf.len();
-            self.buf.resize(len + READ_NOW, 0);
-            let read = self.half.read_now(&mut self.buf[len..]);
-            self.buf.truncate(len + *read.as_ref().unwrap_or(&0));
-            match read {
+            match self.half.read_now(&mut self.scratch[..]) {
                 Ok(0) => return Poll::Ready(Err(end_of_stream())),
                 Ok(n) => {
+                    let Some(read) = self.scratch.get(..n) else {
+                        return Poll::Ready(Err(Error::io(
+                            "could not read from the server",
+                            io::Error::other("the socket reported more bytes than asked for"),
+                        )));
+                    };
+                    self.buf.extend_from_slice(read);
                     self.misses = 0;
                     // A full read may have left more: the event loop's readiness says.
                     self.drained = n < READ_NOW;
