@@ -82,8 +82,9 @@ pub(crate) fn check_field_count(data: &DataRow, columns: usize) -> Result<(), Pr
 /// A way to pick a column: its position (`usize`) or its name (`&str`).
 pub trait RowIndex: sealed::Sealed + fmt::Display {
     /// The position of the column this index designates.
+    /// `count` is the number of columns, `name` gives the name of column `i`.
     #[doc(hidden)]
-    fn find(&self, names: &mut dyn Iterator<Item = &str>) -> Option<usize>;
+    fn find<'c>(&self, count: usize, name: &dyn Fn(usize) -> Option<&'c str>) -> Option<usize>;
 }
 
 mod sealed {
@@ -94,25 +95,23 @@ mod sealed {
 }
 
 impl RowIndex for usize {
-    fn find(&self, names: &mut dyn Iterator<Item = &str>) -> Option<usize> {
-        names.nth(*self).map(|_| *self)
+    fn find<'c>(&self, count: usize, _name: &dyn Fn(usize) -> Option<&'c str>) -> Option<usize> {
+        (*self < count).then_some(*self)
     }
 }
 
 impl RowIndex for str {
-    fn find(&self, names: &mut dyn Iterator<Item = &str>) -> Option<usize> {
+    fn find<'c>(&self, count: usize, name: &dyn Fn(usize) -> Option<&'c str>) -> Option<usize> {
         // Exact match first, then case-insensitive, as column names are usually folded.
-        let names: Vec<&str> = names.collect();
-        names
-            .iter()
-            .position(|n| *n == self)
-            .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(self)))
+        (0..count)
+            .find(|&i| name(i) == Some(self))
+            .or_else(|| (0..count).find(|&i| name(i).is_some_and(|n| n.eq_ignore_ascii_case(self))))
     }
 }
 
 impl<T: ?Sized + RowIndex> RowIndex for &T {
-    fn find(&self, names: &mut dyn Iterator<Item = &str>) -> Option<usize> {
-        (**self).find(names)
+    fn find<'c>(&self, count: usize, name: &dyn Fn(usize) -> Option<&'c str>) -> Option<usize> {
+        (**self).find(count, name)
     }
 }
 
@@ -155,7 +154,9 @@ impl Row {
 
     fn index<I: RowIndex + ?Sized>(&self, index: &I) -> Result<usize, Error> {
         index
-            .find(&mut self.columns.iter().map(Column::name))
+            .find(self.columns.len(), &|i| {
+                self.columns.get(i).map(Column::name)
+            })
             .ok_or_else(|| {
                 Error::usage(format!(
                     "the row has no column {index} ({} columns)",
@@ -345,7 +346,9 @@ impl SimpleQueryRow {
     /// The text of a column, `None` for NULL; an error if the column does not exist.
     pub fn try_get<I: RowIndex>(&self, index: I) -> Result<Option<&str>, Error> {
         let i = index
-            .find(&mut self.columns.iter().map(SimpleColumn::name))
+            .find(self.columns.len(), &|i| {
+                self.columns.get(i).map(SimpleColumn::name)
+            })
             .ok_or_else(|| {
                 Error::usage(format!(
                     "the row has no column {index} ({} columns)",

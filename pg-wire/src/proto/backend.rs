@@ -699,6 +699,7 @@ impl DataRow {
     }
 
     /// Field `index`: `None` past the end, `Some(None)` for NULL, else the value's bytes.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<Option<&[u8]>> {
         let &(start, len) = self.fields.as_slice().get(index)?;
         // Offsets and lengths were checked against the body when the row was decoded.
@@ -724,6 +725,7 @@ impl DataRow {
 }
 
 /// The byte range of a field value from its checked offset and length; `None` for NULL (`-1`).
+#[inline]
 fn value_range(start: u32, len: i32) -> Option<std::ops::Range<usize>> {
     let start = usize::try_from(start).ok()?;
     let len = usize::try_from(len).ok()?;
