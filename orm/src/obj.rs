@@ -165,26 +165,95 @@ struct RowCell {
 }
 
 /// A small map kept as a list: an object has few relationships, and an empty one costs nothing
-/// to make (every loaded object has one per kind of link).
-pub(crate) struct KeyedList<K, V>(Vec<(K, V)>);
+/// to make (every loaded object has one per kind of link). The usual single entry (an article's
+/// one parent, an author's one collection) is kept inline, without an allocation of its own.
+pub(crate) struct KeyedList<K, V>(Slots<(K, V)>);
+
+/// The entries of a [`KeyedList`]: none, one inline, or more in a vector.
+enum Slots<T> {
+    None,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Slots<T> {
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Slots::None => &[],
+            Slots::One(one) => std::slice::from_ref(one),
+            Slots::Many(many) => many,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        match self {
+            Slots::None => &mut [],
+            Slots::One(one) => std::slice::from_mut(one),
+            Slots::Many(many) => many,
+        }
+    }
+
+    fn push(&mut self, item: T) {
+        match std::mem::replace(self, Slots::None) {
+            Slots::None => *self = Slots::One(item),
+            Slots::One(one) => *self = Slots::Many(vec![one, item]),
+            Slots::Many(mut many) => {
+                many.push(item);
+                *self = Slots::Many(many);
+            }
+        }
+    }
+
+    /// Removes the entry at `at` (which must exist), keeping the others in order.
+    fn remove(&mut self, at: usize) -> Option<T> {
+        match std::mem::replace(self, Slots::None) {
+            Slots::None => None,
+            Slots::One(one) => {
+                if at == 0 {
+                    Some(one)
+                } else {
+                    *self = Slots::One(one);
+                    None
+                }
+            }
+            Slots::Many(mut many) => {
+                let removed = (at < many.len()).then(|| many.remove(at));
+                *self = Slots::Many(many);
+                removed
+            }
+        }
+    }
+}
 
 impl<K, V> Default for KeyedList<K, V> {
     fn default() -> Self {
-        KeyedList(Vec::new())
+        KeyedList(Slots::None)
     }
 }
 
 impl<K: PartialEq + Copy, V> KeyedList<K, V> {
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.as_slice().is_empty()
+    }
+
+    /// The entries, in the order they were inserted.
+    fn as_slice(&self) -> &[(K, V)] {
+        self.0.as_slice()
     }
 
     fn get(&self, key: &K) -> Option<&V> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.as_slice()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0
+            .as_mut_slice()
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// Sets the value of `key`; returns the one it replaces.
@@ -199,8 +268,8 @@ impl<K: PartialEq + Copy, V> KeyedList<K, V> {
     }
 
     fn remove(&mut self, key: &K) -> Option<V> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(at).1)
+        let at = self.as_slice().iter().position(|(k, _)| k == key)?;
+        self.0.remove(at).map(|(_, v)| v)
     }
 
     /// The value of `key`, made with `Default` if there is none (always `Some`).
@@ -215,19 +284,19 @@ impl<K: PartialEq + Copy, V> KeyedList<K, V> {
     }
 
     fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.as_slice().iter().map(|(k, v)| (k, v))
     }
 
     fn keys(&self) -> impl Iterator<Item = &K> {
-        self.0.iter().map(|(k, _)| k)
+        self.as_slice().iter().map(|(k, _)| k)
     }
 
     fn values(&self) -> impl Iterator<Item = &V> {
-        self.0.iter().map(|(_, v)| v)
+        self.as_slice().iter().map(|(_, v)| v)
     }
 
     fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.0.iter_mut().map(|(_, v)| v)
+        self.0.as_mut_slice().iter_mut().map(|(_, v)| v)
     }
 }
 
@@ -237,12 +306,12 @@ pub(crate) struct LazyLinks(Option<Box<Links>>);
 
 /// The links of an object without any.
 static NO_LINKS: Links = Links {
-    parents: KeyedList(Vec::new()),
-    children: KeyedList(Vec::new()),
+    parents: KeyedList(Slots::None),
+    children: KeyedList(Slots::None),
     loaded: Vec::new(),
     cascade_delete: Vec::new(),
     changed: Vec::new(),
-    associated: KeyedList(Vec::new()),
+    associated: KeyedList(Slots::None),
     pending_associations: Vec::new(),
     associated_loaded: Vec::new(),
 };
@@ -935,7 +1004,7 @@ pub(crate) fn stale_links(object: &dyn ErasedObject) -> Vec<(RelationKey, Arc<dy
     // The usual single parent is taken without a list (nothing allocated when it is current).
     let single = {
         let links = object.lock_links_erased();
-        match links.parents.0.as_slice() {
+        match links.parents.as_slice() {
             [] => return Vec::new(),
             [(key, parent)] => Some((*key, parent.clone())),
             _ => None,
@@ -1146,5 +1215,39 @@ pub(crate) fn set_loaded_children(
     }
     if !links.loaded.contains(&key) {
         links.loaded.push(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyedList;
+
+    // Catches: the inline single entry lost or duplicated when a second one spills the list to
+    // a vector, removals out of order, or a removal of a missing key taking another entry.
+    #[test]
+    fn keyed_list_keeps_entries_in_order_across_its_shapes() {
+        let mut list: KeyedList<u8, &str> = KeyedList::default();
+        assert!(list.is_empty());
+        assert_eq!(list.insert(1, "a"), None);
+        assert_eq!(list.get(&1), Some(&"a"));
+        assert_eq!(list.insert(1, "b"), Some("a"));
+        assert_eq!(list.remove(&2), None);
+        assert_eq!(list.insert(2, "c"), None);
+        assert_eq!(list.insert(3, "d"), None);
+        assert_eq!(list.keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(list.remove(&2), Some("c"));
+        assert_eq!(
+            list.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+            [(1, "b"), (3, "d")]
+        );
+        for value in list.values_mut() {
+            *value = "e";
+        }
+        assert_eq!(list.values().copied().collect::<Vec<_>>(), ["e", "e"]);
+        assert_eq!(list.remove(&1), Some("e"));
+        assert_eq!(list.remove(&3), Some("e"));
+        assert!(list.is_empty());
+        *list.entry_or_default(4).unwrap_or(&mut "") = "f";
+        assert_eq!(list.as_slice(), [(4, "f")]);
     }
 }
