@@ -693,3 +693,117 @@ async fn copies_while_other_tasks_query_do_not_deadlock() {
     .await
     .expect("the querying tasks never finished");
 }
+
+// Review: message boundaries of the in-place CopyData framing. A first row that fills the buffer
+// to exactly 64 KiB, a row larger than a chunk, a row that fails after a field larger than a
+// chunk was written (it must be removed whole), rows around it, and NULLs.
+#[tokio::test]
+async fn binary_copy_rows_at_and_beyond_the_chunk_size() {
+    let client = client().await;
+    let copy = client
+        .copy_in("COPY c (id, name, note) FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT4, Type::TEXT, Type::TEXT]);
+    // header 19 + count 2 + (4 + 4) + (4 + L) + (4 + 0, NULL) = 65536.
+    let exact = "e".repeat(65536 - 19 - 2 - 8 - 4 - 4);
+    let big = "b".repeat(200_000);
+    let mut want: Vec<(i32, usize, Option<usize>)> = Vec::new();
+    writer.write(&[&1i32, &exact, &None::<&str>]).await.unwrap();
+    want.push((1, exact.len(), None));
+    writer.write(&[&2i32, &"small", &"n"]).await.unwrap();
+    want.push((2, 5, Some(1)));
+    writer.write(&[&3i32, &big, &big]).await.unwrap();
+    want.push((3, big.len(), Some(big.len())));
+    writer.write(&[&4i32, &"x", &"y"]).await.unwrap();
+    want.push((4, 1, Some(1)));
+    // Fails after 200 KB of its own were written.
+    let err = writer.write(&[&5i32, &big, &"nul\0"]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conversion);
+    writer.write(&[&6i32, &"after", &None::<&str>]).await.unwrap();
+    want.push((6, 5, None));
+    for id in 7..2000 {
+        let name = "m".repeat((id as usize * 37) % 1500);
+        writer.write(&[&id, &name, &"z"]).await.unwrap();
+        want.push((id, name.len(), Some(1)));
+    }
+    assert_eq!(writer.finish().await.unwrap(), want.len() as u64);
+    let back = client
+        .query("SELECT id, length(name), length(note) FROM c ORDER BY id", &[])
+        .await
+        .unwrap();
+    let back: Vec<(i32, usize, Option<usize>)> = back
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, i32>(0),
+                r.get::<_, i32>(1) as usize,
+                r.get::<_, Option<i32>>(2).map(|n| n as usize),
+            )
+        })
+        .collect();
+    assert_eq!(back, want);
+}
+
+/// A ToSql that misbehaves: it empties the buffer it is given (it treats `out` as its own).
+#[derive(Debug)]
+struct Clears;
+
+impl pg_wire::types::ToSql for Clears {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<pg_wire::types::IsNull, pg_wire::types::BoxError> {
+        out.clear();
+        Ok(pg_wire::types::IsNull::No)
+    }
+
+    fn accepts(&self, _ty: &Type) -> bool {
+        true
+    }
+}
+
+// Review: a value that removes bytes it did not write (earlier rows' bytes) must not make the
+// COPY end without rows whose write returned Ok: either they are copied or finish fails.
+// Before 729c135 each row had a buffer of its own, so a ToSql could only damage its own row.
+#[tokio::test]
+async fn a_value_that_clears_the_buffer_does_not_silently_lose_earlier_rows() {
+    let client = client().await;
+    for flushed_first in [false, true] {
+        client.batch_execute("TRUNCATE c").await.unwrap();
+        let copy = client
+            .copy_in("COPY c (id, name) FROM STDIN (FORMAT binary)")
+            .await
+            .unwrap();
+        let mut writer = BinaryCopyInWriter::new(copy, &[Type::INT4, Type::TEXT]);
+        let mut acknowledged = Vec::new();
+        if flushed_first {
+            // More than a chunk: the header and this row go out before the rest.
+            writer.write(&[&0i32, &"x".repeat(70_000)]).await.unwrap();
+            acknowledged.push(0);
+        }
+        writer.write(&[&1i32, &"one"]).await.unwrap();
+        writer.write(&[&2i32, &"two"]).await.unwrap();
+        acknowledged.extend([1, 2]);
+        assert!(writer.write(&[&3i32, &Clears]).await.is_err());
+        let later = writer.write(&[&4i32, &"four"]).await;
+        if later.is_ok() {
+            acknowledged.push(4);
+        }
+        let copied = writer.finish().await;
+        let back = client
+            .query("SELECT id FROM c ORDER BY id", &[])
+            .await
+            .unwrap();
+        let back: Vec<i32> = back.iter().map(|r| r.get(0)).collect();
+        match copied {
+            Ok(n) => assert_eq!(
+                (n as usize, back),
+                (acknowledged.len(), acknowledged),
+                "flushed_first {flushed_first}: finish succeeded without acknowledged rows"
+            ),
+            Err(_) => assert_eq!(back, Vec::<i32>::new(), "flushed_first {flushed_first}"),
+        }
+    }
+}

@@ -148,7 +148,10 @@ impl<'c> CopyInWriter<'c> {
             .as_mut()
             .ok_or_else(|| Error::usage("the COPY has ended"))?;
         if let Err(e) = frontend::finish_copy_data(&mut self.buffer) {
+            // Data already accepted by `write` cannot be sent: the COPY must not end as if it had
+            // been. Dropping the writer ends it with CopyFail; `finish` then fails.
             self.buffer.clear();
+            self.writer = None;
             return Err(Error::encode(e));
         }
         writer.queue_messages(&mut self.buffer);
@@ -339,6 +342,15 @@ impl<'c> BinaryCopyInWriter<'c> {
         buffer.put_i16(count);
         let encoded = encode_fields(buffer, values, &self.types);
         if encoded.is_err() {
+            if buffer.len() < row_start {
+                // A value removed bytes of earlier rows (rows `write` accepted): they cannot be
+                // restored, so the COPY is aborted (CopyFail) rather than finished without them.
+                self.inner.buffer.clear();
+                self.inner.writer = None;
+                return Err(Error::usage(
+                    "a value removed COPY data it did not write; the COPY was aborted",
+                ));
+            }
             buffer.truncate(row_start);
         } else {
             self.header_written = true;
