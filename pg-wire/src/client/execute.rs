@@ -27,18 +27,39 @@ pub(crate) fn result_format(column_type: &crate::types::Type) -> Format {
     }
 }
 
-/// The formats list for Bind: empty when all are text, one entry when all agree.
-pub(crate) fn compact_formats(formats: &[i16]) -> Vec<i16> {
-    match formats.split_first() {
-        None => Vec::new(),
-        Some((&first, rest)) if rest.iter().all(|&f| f == first) => {
+/// The format codes a Bind carries for its parameters or results, in the shortest form: none
+/// (all text, or nothing to format), one code for all, or one per value. The usual uniform case
+/// allocates nothing.
+pub(crate) enum FormatCodes {
+    None,
+    All([i16; 1]),
+    Each(Vec<i16>),
+}
+
+impl FormatCodes {
+    /// The shortest form of `codes` (see [`FormatCodes`]).
+    pub(crate) fn compact(codes: impl Iterator<Item = i16> + Clone) -> FormatCodes {
+        let Some(first) = codes.clone().next() else {
+            return FormatCodes::None;
+        };
+        if codes.clone().all(|code| code == first) {
             if first == Format::Text.code() {
-                Vec::new()
+                FormatCodes::None
             } else {
-                vec![first]
+                FormatCodes::All([first])
             }
+        } else {
+            FormatCodes::Each(codes.collect())
         }
-        Some(_) => formats.to_vec(),
+    }
+
+    /// The codes as the message carries them.
+    pub(crate) fn as_slice(&self) -> &[i16] {
+        match self {
+            FormatCodes::None => &[],
+            FormatCodes::All(one) => one,
+            FormatCodes::Each(each) => each,
+        }
     }
 }
 
@@ -140,26 +161,23 @@ pub(crate) fn encode_bind(
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<(), Error> {
     let types = statement.params();
-    let param_formats: Vec<i16> = params
-        .iter()
-        .zip(types)
-        .map(|(param, ty)| param.encode_format(ty).code())
-        .collect();
-    let result_formats: Vec<i16> = statement
-        .columns()
-        .iter()
-        .map(|c| c.format().code())
-        .collect();
+    let param_formats = FormatCodes::compact(
+        params
+            .iter()
+            .zip(types)
+            .map(|(param, ty)| param.encode_format(ty).code()),
+    );
+    let result_codes = statement.columns().iter().map(|c| c.format().code());
     // An unnamed statement is parsed again at every execution and its columns may have changed
     // since it was described: one format per column makes the server refuse a Bind whose column
     // count is stale (08P01, which triggers a fresh description) instead of applying a single
     // format to columns it was not chosen for.
-    let result_formats = if statement.kind() == StatementKind::Unnamed && !result_formats.is_empty()
-    {
-        result_formats
-    } else {
-        compact_formats(&result_formats)
-    };
+    let result_formats =
+        if statement.kind() == StatementKind::Unnamed && !statement.columns().is_empty() {
+            FormatCodes::Each(result_codes.collect())
+        } else {
+            FormatCodes::compact(result_codes)
+        };
     let write_param = |i: usize, buf: &mut BytesMut| -> Result<BindValue, Error> {
         let (Some(param), Some(ty)) = (params.get(i), types.get(i)) else {
             return Err(Error::usage("parameter index out of range"));
@@ -181,10 +199,10 @@ pub(crate) fn encode_bind(
         buf,
         portal,
         statement.name(),
-        &compact_formats(&param_formats),
+        param_formats.as_slice(),
         params.len(),
         write_param,
-        &result_formats,
+        result_formats.as_slice(),
     )
     .map_err(|e| match e {
         BindError::Encode(e) => Error::encode(e),
@@ -709,9 +727,15 @@ mod tests {
 
     #[test]
     fn formats_are_compacted() {
-        assert_eq!(compact_formats(&[]), Vec::<i16>::new());
-        assert_eq!(compact_formats(&[0, 0]), Vec::<i16>::new());
-        assert_eq!(compact_formats(&[1, 1, 1]), vec![1]);
-        assert_eq!(compact_formats(&[1, 0]), vec![1, 0]);
+        let compact = |codes: &[i16]| {
+            FormatCodes::compact(codes.iter().copied())
+                .as_slice()
+                .to_vec()
+        };
+        assert_eq!(compact(&[]), Vec::<i16>::new());
+        assert_eq!(compact(&[0, 0]), Vec::<i16>::new());
+        assert_eq!(compact(&[1, 1, 1]), vec![1]);
+        assert_eq!(compact(&[1, 0]), vec![1, 0]);
+        assert_eq!(compact(&[0, 1, 1]), vec![0, 1, 1]);
     }
 }
