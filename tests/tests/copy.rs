@@ -720,7 +720,10 @@ async fn binary_copy_rows_at_and_beyond_the_chunk_size() {
     // Fails after 200 KB of its own were written.
     let err = writer.write(&[&5i32, &big, &"nul\0"]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conversion);
-    writer.write(&[&6i32, &"after", &None::<&str>]).await.unwrap();
+    writer
+        .write(&[&6i32, &"after", &None::<&str>])
+        .await
+        .unwrap();
     want.push((6, 5, None));
     for id in 7..2000 {
         let name = "m".repeat((id as usize * 37) % 1500);
@@ -729,7 +732,10 @@ async fn binary_copy_rows_at_and_beyond_the_chunk_size() {
     }
     assert_eq!(writer.finish().await.unwrap(), want.len() as u64);
     let back = client
-        .query("SELECT id, length(name), length(note) FROM c ORDER BY id", &[])
+        .query(
+            "SELECT id, length(name), length(note) FROM c ORDER BY id",
+            &[],
+        )
         .await
         .unwrap();
     let back: Vec<(i32, usize, Option<usize>)> = back

@@ -382,11 +382,16 @@ fn encode_fields(
         let len_at = buffer.len();
         buffer.put_i32(0);
         let len = match value.to_sql(ty, buffer) {
-            Ok(IsNull::No) => buffer
-                .len()
-                .checked_sub(len_at + 4)
-                .and_then(|n| i32::try_from(n).ok())
-                .ok_or_else(|| Error::usage("a COPY value is larger than 2 GiB"))?,
+            Ok(IsNull::No) => {
+                let written = buffer.len().checked_sub(len_at + 4).ok_or_else(|| {
+                    Error::usage(format!(
+                        "the value of column {} removed COPY data it did not write",
+                        i + 1
+                    ))
+                })?;
+                i32::try_from(written)
+                    .map_err(|_| Error::usage("a COPY value is larger than 2 GiB"))?
+            }
             Ok(IsNull::Yes) => {
                 buffer.truncate(len_at + 4);
                 -1
