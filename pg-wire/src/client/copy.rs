@@ -138,6 +138,13 @@ impl<'c> CopyInWriter<'c> {
 
     /// Completes the buffered data's CopyData message and queues it, without copying it when
     /// nothing else is pending (the writer's empty buffer comes back in exchange).
+    /// Ends the COPY at once, dropping what is buffered: dropping the writer sends CopyFail, and
+    /// every later call (`finish` included) fails with "the COPY has ended".
+    fn discard(&mut self) {
+        self.buffer.clear();
+        self.writer = None;
+    }
+
     fn frame_buffer(&mut self) -> Result<(), Error> {
         if self.buffered() == 0 {
             self.buffer.clear();
@@ -149,9 +156,8 @@ impl<'c> CopyInWriter<'c> {
             .ok_or_else(|| Error::usage("the COPY has ended"))?;
         if let Err(e) = frontend::finish_copy_data(&mut self.buffer) {
             // Data already accepted by `write` cannot be sent: the COPY must not end as if it had
-            // been. Dropping the writer ends it with CopyFail; `finish` then fails.
-            self.buffer.clear();
-            self.writer = None;
+            // been.
+            self.discard();
             return Err(Error::encode(e));
         }
         writer.queue_messages(&mut self.buffer);
@@ -344,9 +350,8 @@ impl<'c> BinaryCopyInWriter<'c> {
         if encoded.is_err() {
             if buffer.len() < row_start {
                 // A value removed bytes of earlier rows (rows `write` accepted): they cannot be
-                // restored, so the COPY is aborted (CopyFail) rather than finished without them.
-                self.inner.buffer.clear();
-                self.inner.writer = None;
+                // restored, so the COPY is aborted rather than finished without them.
+                self.inner.discard();
                 return Err(Error::usage(
                     "a value removed COPY data it did not write; the COPY was aborted",
                 ));

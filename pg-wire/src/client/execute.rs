@@ -37,19 +37,25 @@ pub(crate) enum FormatCodes {
 }
 
 impl FormatCodes {
-    /// The shortest form of `codes` (see [`FormatCodes`]).
-    pub(crate) fn compact(codes: impl Iterator<Item = i16> + Clone) -> FormatCodes {
-        let Some(first) = codes.clone().next() else {
+    /// The shortest form of `codes` (see [`FormatCodes`]), in one pass over them.
+    pub(crate) fn compact(mut codes: impl Iterator<Item = i16>) -> FormatCodes {
+        let Some(first) = codes.next() else {
             return FormatCodes::None;
         };
-        if codes.clone().all(|code| code == first) {
-            if first == Format::Text.code() {
-                FormatCodes::None
-            } else {
-                FormatCodes::All([first])
+        let mut same = 1;
+        while let Some(code) = codes.next() {
+            if code != first {
+                let mut each = vec![first; same];
+                each.push(code);
+                each.extend(codes);
+                return FormatCodes::Each(each);
             }
+            same += 1;
+        }
+        if first == Format::Text.code() {
+            FormatCodes::None
         } else {
-            FormatCodes::Each(codes.collect())
+            FormatCodes::All([first])
         }
     }
 
